@@ -1,0 +1,5 @@
+"""`python -m attnclf` is the `attnclf` command."""
+
+from .cli import main
+
+main()

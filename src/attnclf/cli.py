@@ -1,0 +1,311 @@
+"""The `attnclf` command: each sub-command parses its options, calls one library function and
+prints. User mistakes come out as one `error:` line and exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .config import DataConfig, TextConfig, TrainConfig, Truncation
+from .errors import AttnclfError
+
+app = typer.Typer(
+    help="Attention-based text classification: train, compare, evaluate and predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except AttnclfError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+# Options shared by `train` and `compare`.
+DataOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        help="aclImdb_v1.tar.gz, an aclImdb/ folder, a CSV/TSV/JSONL file or a folder per "
+        "class; default: $ATTNCLF_DATA, else IMDB downloaded once into $ATTNCLF_HOME.",
+    ),
+]
+EpochsOpt = Annotated[int, typer.Option(min=1, help="Passes over the training data.")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Examples per training step.")]
+MaxLenOpt = Annotated[int, typer.Option("--max-len", min=1, help="Tokens kept per text.")]
+TruncOpt = Annotated[
+    str,
+    typer.Option(
+        help="Which tokens a long text keeps: head, tail or head+tail (a quarter from the start, "
+        "the rest from the end)."
+    ),
+]
+VocabOpt = Annotated[
+    int,
+    typer.Option(
+        "--vocab-size",
+        min=3,
+        help="Most frequent training words kept, padding and unknown included.",
+    ),
+]
+LrOpt = Annotated[float, typer.Option(help="Adam learning rate (> 0).")]
+SeedOpt = Annotated[
+    int, typer.Option(help="Seed for the split, the initial weights and the order.")
+]
+DeviceOpt = Annotated[
+    str, typer.Option(help="auto (CUDA when present, else CPU), cpu or cuda[:N].")
+]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help="Use a stratified N of train and N of test, for quick runs."),
+]
+TextColOpt = Annotated[
+    str, typer.Option("--text-column", help="Column holding the text (CSV/TSV/JSONL).")
+]
+LabelColOpt = Annotated[
+    str, typer.Option("--label-column", help="Column holding the label (CSV/TSV/JSONL).")
+]
+ValOpt = Annotated[
+    float,
+    typer.Option(
+        "--validation-fraction", min=0.0, max=0.9, help="Share of train held out for validation."
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+def _configs(
+    data,
+    limit,
+    text_column,
+    label_column,
+    validation_fraction,
+    seed,
+    vocab_size,
+    max_len,
+    truncation,
+    epochs,
+    batch_size,
+    lr,
+    device,
+) -> tuple[DataConfig, TextConfig, TrainConfig]:
+    if truncation not in ("head", "tail", "head+tail"):
+        raise AttnclfError(f"--truncation {truncation!r} is not one of head, tail, head+tail")
+    if not lr > 0:
+        raise AttnclfError(f"--lr {lr} must be above 0; the tutorial uses 1e-3")
+    truncation_value: Truncation = truncation  # type: ignore[assignment]
+    return (
+        DataConfig(data, text_column, label_column, validation_fraction, limit=limit, seed=seed),
+        TextConfig(vocab_size, max_len, truncation_value),
+        TrainConfig(epochs, batch_size, lr, seed=seed, device=device),
+    )
+
+
+@app.command()
+def compare(
+    data: DataOpt = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for metrics.json, report.md, curves.png and the models.")
+    ] = Path("runs/compare"),
+    models: Annotated[
+        str, typer.Option(help="Comma-separated model families to compare.")
+    ] = "self-attention,multihead",
+    epochs: EpochsOpt = 2,
+    batch_size: BatchOpt = 128,
+    max_len: MaxLenOpt = 200,
+    truncation: TruncOpt = "head+tail",
+    vocab_size: VocabOpt = 10_000,
+    lr: LrOpt = 1e-3,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    limit: LimitOpt = None,
+    text_column: TextColOpt = "text",
+    label_column: LabelColOpt = "label",
+    validation_fraction: ValOpt = 0.1,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train the named models on the same data and split, and print them side by side."""
+    from .experiment import compare as run_compare
+    from .report import comparison_table, write_comparison
+
+    with user_errors():
+        configs = _configs(
+            data,
+            limit,
+            text_column,
+            label_column,
+            validation_fraction,
+            seed,
+            vocab_size,
+            max_len,
+            truncation,
+            epochs,
+            batch_size,
+            lr,
+            device,
+        )
+        names = [name.strip() for name in models.split(",") if name.strip()]
+        log = (lambda message: None) if quiet else (lambda m: typer.echo(m, err=True))
+        record = run_compare(names, *configs, out=out, progress=not quiet, log=log)
+        write_comparison(record, out)
+        typer.echo(comparison_table(record["models"]))
+        typer.echo(
+            f"\nwrote {out}/metrics.json, report.md, curves.png and the models "
+            f"({', '.join(names)}) in {record['wall_seconds']:.1f} s"
+        )
+
+
+@app.command()
+def train(
+    model: Annotated[
+        str, typer.Option("--model", help="Model family: self-attention or multihead.")
+    ] = "self-attention",
+    data: DataOpt = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder to save the model in (default models/MODEL).")
+    ] = None,
+    epochs: EpochsOpt = 2,
+    batch_size: BatchOpt = 128,
+    max_len: MaxLenOpt = 200,
+    truncation: TruncOpt = "head+tail",
+    vocab_size: VocabOpt = 10_000,
+    lr: LrOpt = 1e-3,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    limit: LimitOpt = None,
+    text_column: TextColOpt = "text",
+    label_column: LabelColOpt = "label",
+    validation_fraction: ValOpt = 0.1,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train one model, evaluate it on the test split and save it as a folder."""
+    from .experiment import check_model_names, prepare_data, train_model
+
+    with user_errors():
+        check_model_names([model])
+        data_config, text_config, train_config = _configs(
+            data,
+            limit,
+            text_column,
+            label_column,
+            validation_fraction,
+            seed,
+            vocab_size,
+            max_len,
+            truncation,
+            epochs,
+            batch_size,
+            lr,
+            device,
+        )
+        prepared = prepare_data(data_config, text_config)
+        target = out or Path("models") / model
+        _, record = train_model(model, prepared, train_config, target, progress=not quiet)
+        typer.echo(
+            f"{model}: test accuracy {record['test_accuracy']:.4f}, loss {record['test_loss']:.4f},"
+            f" F1 {record['f1']:.4f} after {record['train_seconds']:.1f} s of training; "
+            f"saved to {target}"
+        )
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")],
+    data: DataOpt = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    limit: LimitOpt = None,
+    text_column: TextColOpt = "text",
+    label_column: LabelColOpt = "label",
+    device: DeviceOpt = "auto",
+) -> None:
+    """Score a saved model on the test split of the data (every row of a single file)."""
+    from .classifier import load
+    from .data import load_evaluation_examples
+    from .evaluate import classification_metrics, timed_predict
+
+    with user_errors():
+        classifier = load(model, device)
+        examples, name = load_evaluation_examples(
+            DataConfig(data, text_column, label_column, limit=limit), classifier.label_names
+        )
+        encoded = classifier.encode(examples.texts)
+        logits, per_s = timed_predict(classifier.model, encoded, 512, classifier.device)
+        metrics = classification_metrics(logits, examples.labels, classifier.label_names)
+        metrics["infer_samples_per_s"] = round(per_s, 1)
+        if json_output:
+            typer.echo(json.dumps({"model": str(model), "data": name, **metrics}))
+            return
+        typer.echo(f"{model} on {name} ({metrics['examples']} examples)")
+        for key in ("accuracy", "loss", "precision", "recall", "f1", "roc_auc"):
+            typer.echo(f"  {key:<10} {metrics[key]:.4f}")
+        typer.echo(
+            f"  confusion  {metrics['confusion_matrix']} (rows: true "
+            f"{', '.join(classifier.label_names)})"
+        )
+        typer.echo(f"  {per_s:.0f} samples/s")
+
+
+@app.command()
+def predict(
+    model: Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")],
+    texts: Annotated[
+        list[str] | None, typer.Argument(help="Texts to classify; none: read --file or stdin.")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A file with one text a line.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per text.")] = False,
+    attention: Annotated[
+        bool, typer.Option(help="With --json, include tokens and attention weights.")
+    ] = False,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Label texts with a saved model, with the probability of that label."""
+    from .classifier import load
+
+    with user_errors():
+        inputs = list(texts or [])
+        if file is not None:
+            if not file.is_file():
+                raise AttnclfError(
+                    f"no such file: {file}; --file takes a text file, one text a line"
+                )
+            inputs += [
+                line
+                for line in file.read_text(encoding="utf-8", errors="replace").splitlines()
+                if line.strip()
+            ]
+        if not inputs and not sys.stdin.isatty():
+            inputs = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        if not inputs:
+            raise AttnclfError("no text to classify; pass texts as arguments, --file F or on stdin")
+        classifier = load(model, device)
+        for prediction in classifier.predict(inputs):
+            if json_output:
+                typer.echo(
+                    json.dumps(prediction.to_dict(with_attention=attention), ensure_ascii=False)
+                )
+            else:
+                note = " (truncated)" if prediction.truncated else ""
+                shown = (
+                    prediction.text if len(prediction.text) <= 70 else prediction.text[:67] + "..."
+                )
+                typer.echo(f"{prediction.label}\t{prediction.probability:.4f}\t{shown}{note}")
+
+
+def main() -> None:
+    app()

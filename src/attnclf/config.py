@@ -1,0 +1,60 @@
+"""Settings for reading text and for training, as dataclasses that go to and from JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+Truncation = Literal["head", "tail", "head+tail"]
+
+
+@dataclass
+class TextConfig:
+    """How text becomes ids; saved with every model so prediction reads text the same way."""
+
+    vocab_size: int = 10_000
+    max_len: int = 200
+    # Which part of a long text to keep. "head+tail" keeps the first quarter of the budget from
+    # the start and the rest from the end, where reviews tend to state their verdict.
+    truncation: Truncation = "head+tail"
+    min_count: int = 1
+
+
+@dataclass
+class DataConfig:
+    """Where the examples come from and how they are split."""
+
+    source: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.2  # only for sources without their own test split
+    limit: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation: Adam on binary or categorical cross-entropy, as in the tutorial."""
+
+    epochs: int = 2
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+
+
+T = TypeVar("T")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build `cls` from a dict, ignoring keys this version does not know."""
+    known = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{key: value for key, value in data.items() if key in known})

@@ -1,0 +1,372 @@
+"""Readers that turn a data source into labelled examples, and the splits a run trains on.
+
+Sources: the IMDB archive `aclImdb_v1.tar.gz` (Maas et al. 2011) or its extracted `aclImdb/`
+folder, downloaded when no source is given; CSV, TSV and JSONL files with a text and a label
+column; and folders with one sub-folder per class (optionally under `train/` and `test/`).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import tarfile
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from .config import DataConfig
+from .download import cache_home, download_imdb, file_digest
+from .errors import AttnclfError
+from .files import atomic_write
+
+IMDB_LABELS = {"neg": "negative", "pos": "positive"}
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".jsonl": None, ".json": None}
+PARSED_CACHE_VERSION = 1
+
+
+@dataclass
+class Examples:
+    """Texts with their labels as indices into the dataset's `label_names`."""
+
+    texts: list[str]
+    labels: np.ndarray  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, indices: np.ndarray) -> Examples:
+        return Examples([self.texts[i] for i in indices], self.labels[indices])
+
+
+@dataclass
+class Dataset:
+    """Train, validation and test examples of one source, and what was left out on reading."""
+
+    name: str
+    label_names: list[str]
+    train: Examples
+    validation: Examples
+    test: Examples
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        def counts(split: Examples) -> dict[str, int]:
+            found = Counter(int(label) for label in split.labels)
+            return {name: found.get(i, 0) for i, name in enumerate(self.label_names)}
+
+        return {
+            "name": self.name,
+            "labels": self.label_names,
+            "train": len(self.train),
+            "validation": len(self.validation),
+            "test": len(self.test),
+            "train_per_label": counts(self.train),
+            "test_per_label": counts(self.test),
+            "skipped": self.skipped,
+        }
+
+
+@dataclass
+class RawSplit:
+    """Texts and label strings as read, before labels become indices."""
+
+    texts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+    def add(self, text: str, label: str) -> None:
+        self.texts.append(text)
+        self.labels.append(label)
+
+
+def load_dataset(config: DataConfig) -> Dataset:
+    """Read `config.source` (or download IMDB), split it and apply `--limit`."""
+    path = resolve_source(config)
+    skipped: Counter[str] = Counter()
+    train, test, name = read_source(path, config, skipped)
+    if test is None:
+        train, test = _split_off(train, config.test_fraction, config.seed, path)
+    label_names = _label_names(train.labels + test.labels)
+    if len(set(train.labels)) < 2:
+        only = train.labels[0] if train.labels else "none"
+        raise AttnclfError(
+            f"{path} has only one class ({only!r}) in its training examples; a classifier needs "
+            f"at least two: check --label-column ({config.label_column!r}) and the file"
+        )
+    index = {label: i for i, label in enumerate(label_names)}
+    train_ex = Examples(train.texts, np.array([index[x] for x in train.labels], dtype=np.int64))
+    test_ex = Examples(test.texts, np.array([index[x] for x in test.labels], dtype=np.int64))
+    if config.limit:
+        train_ex = _stratified_sample(train_ex, config.limit, config.seed)
+        test_ex = _stratified_sample(test_ex, config.limit, config.seed)
+    train_ex, validation_ex = _split_examples(train_ex, config.validation_fraction, config.seed)
+    return Dataset(name, label_names, train_ex, validation_ex, test_ex, dict(skipped))
+
+
+def resolve_source(config: DataConfig) -> Path:
+    """`--data`, else `$ATTNCLF_DATA`, else the IMDB archive, downloaded once."""
+    source = config.source or os.environ.get("ATTNCLF_DATA")
+    path = Path(source).expanduser() if source else download_imdb()
+    if not path.exists():
+        raise AttnclfError(
+            f"no such file or folder: {path}; pass --data with the path of aclImdb_v1.tar.gz, "
+            "an aclImdb/ folder, a CSV/TSV/JSONL file or a folder with one sub-folder per class"
+        )
+    return path
+
+
+def load_evaluation_examples(config: DataConfig, label_names: list[str]) -> tuple[Examples, str]:
+    """The examples to score a trained model on: the source's test split when it has one, else
+    every usable row. Labels must be among the model's `label_names`."""
+    path = resolve_source(config)
+    train, test, name = read_source(path, config, Counter())
+    raw = test if test is not None else train
+    index = {label: i for i, label in enumerate(label_names)}
+    unknown = sorted(set(raw.labels) - set(index))
+    if unknown:
+        raise AttnclfError(
+            f"{path} has labels {', '.join(map(repr, unknown[:5]))} that the model does not know "
+            f"(it knows {', '.join(map(repr, label_names))}); check --label-column"
+        )
+    examples = Examples(raw.texts, np.array([index[x] for x in raw.labels], dtype=np.int64))
+    if config.limit:
+        examples = _stratified_sample(examples, config.limit, config.seed)
+    return examples, name
+
+
+def read_source(
+    path: Path, config: DataConfig, skipped: Counter[str]
+) -> tuple[RawSplit, RawSplit | None, str]:
+    """(train, test or None, name) for any supported source."""
+    if path.is_dir():
+        imdb_root = _find_imdb_root(path)
+        if imdb_root is not None:
+            return *read_imdb_folder(imdb_root), "imdb"
+        return read_class_folders(path, skipped)
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    if suffixes.endswith((".tar.gz", ".tgz")):
+        return *read_imdb_archive(path), "imdb"
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return read_table(path, config.text_column, config.label_column, skipped), None, path.stem
+    raise AttnclfError(
+        f"cannot read {path}: expected aclImdb_v1.tar.gz, an aclImdb/ folder, a .csv, .tsv or "
+        ".jsonl file, or a folder with one sub-folder per class"
+    )
+
+
+# --- IMDB -------------------------------------------------------------------------------------
+
+
+def read_imdb_archive(path: Path) -> tuple[RawSplit, RawSplit]:
+    """The labelled train and test reviews of the archive, parsed once and then read from a cache
+    keyed by the archive's content."""
+    cache = cache_home() / "parsed" / f"imdb-{file_digest(path, 'sha256')[:24]}.json.gz"
+    if cache.exists():
+        try:
+            with gzip.open(cache, "rt", encoding="utf-8") as handle:
+                stored = json.load(handle)
+            if stored.get("version") == PARSED_CACHE_VERSION:
+                return RawSplit(**stored["train"]), RawSplit(**stored["test"])
+        except (OSError, ValueError, KeyError, TypeError, EOFError):
+            pass  # a damaged cache is rebuilt below
+    splits = {"train": RawSplit(), "test": RawSplit()}
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                parts = member.name.split("/")
+                if (
+                    len(parts) == 4
+                    and parts[1] in splits
+                    and parts[2] in IMDB_LABELS
+                    and parts[3].endswith(".txt")
+                    and member.isfile()
+                ):
+                    handle = tar.extractfile(member)
+                    assert handle is not None
+                    text = handle.read().decode("utf-8", errors="replace")
+                    splits[parts[1]].add(text, IMDB_LABELS[parts[2]])
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        raise AttnclfError(
+            f"{path} is not a readable .tar.gz archive ({error}); download it again "
+            "or point --data at the extracted aclImdb/ folder"
+        ) from None
+    if not splits["train"].texts or not splits["test"].texts:
+        raise AttnclfError(
+            f"{path} holds no aclImdb/train/{{pos,neg}} and aclImdb/test/{{pos,neg}} reviews; "
+            "is it the IMDB archive aclImdb_v1.tar.gz?"
+        )
+    payload = {"version": PARSED_CACHE_VERSION, **{k: vars(v) for k, v in splits.items()}}
+    try:
+        atomic_write(cache, lambda tmp: _write_gzip_json(tmp, payload))
+    except OSError:
+        pass  # a read-only cache only costs the next run a few seconds
+    return splits["train"], splits["test"]
+
+
+def _write_gzip_json(path: Path, payload: dict) -> None:
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as handle:
+        json.dump(payload, handle)
+
+
+def _find_imdb_root(path: Path) -> Path | None:
+    for root in (path, path / "aclImdb"):
+        if (root / "train" / "pos").is_dir() and (root / "test" / "pos").is_dir():
+            return root
+    return None
+
+
+def read_imdb_folder(root: Path) -> tuple[RawSplit, RawSplit]:
+    splits = []
+    for split in ("train", "test"):
+        raw = RawSplit()
+        for folder, label in IMDB_LABELS.items():
+            for file in sorted((root / split / folder).glob("*.txt")):
+                raw.add(file.read_text(encoding="utf-8", errors="replace"), label)
+        splits.append(raw)
+    return splits[0], splits[1]
+
+
+# --- anyone's labelled text -------------------------------------------------------------------
+
+
+def read_class_folders(path: Path, skipped: Counter[str]) -> tuple[RawSplit, RawSplit | None, str]:
+    """`path/<label>/*.txt`, or `path/train/<label>/*.txt` with `path/test/<label>/*.txt`."""
+    if (path / "train").is_dir() and (path / "test").is_dir():
+        train = _read_label_folders(path / "train", skipped)
+        return train, _read_label_folders(path / "test", skipped), path.name
+    return _read_label_folders(path, skipped), None, path.name
+
+
+def _read_label_folders(path: Path, skipped: Counter[str]) -> RawSplit:
+    raw = RawSplit()
+    for folder in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for file in sorted(f for f in folder.iterdir() if f.is_file()):
+            text = file.read_text(encoding="utf-8", errors="replace")
+            if text.strip():
+                raw.add(text, folder.name)
+            else:
+                skipped["empty text"] += 1
+    if not raw.texts:
+        raise AttnclfError(
+            f"{path} has no sub-folders with text files; a folder dataset holds one sub-folder "
+            "per class (e.g. pos/ and neg/), each with one text per file"
+        )
+    return raw
+
+
+def read_table(path: Path, text_column: str, label_column: str, skipped: Counter[str]) -> RawSplit:
+    """Rows of a CSV, TSV or JSONL file; rows with an empty text or label are skipped and
+    counted."""
+    try:
+        content = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise AttnclfError(
+            f"{path}:{line}: not UTF-8 (byte {error.start}); re-save the file as UTF-8"
+        ) from None
+    rows = _json_rows(path, content) if path.suffix.lower() in (".jsonl", ".json") else None
+    if rows is None:
+        reader = csv.DictReader(
+            content.splitlines(keepends=True), delimiter=TABLE_SUFFIXES[path.suffix.lower()] or ","
+        )
+        columns = reader.fieldnames or []
+        rows = list(reader)
+    else:
+        columns = sorted({key for row in rows for key in row})
+    for column, option in ((text_column, "--text-column"), (label_column, "--label-column")):
+        if column not in columns:
+            raise AttnclfError(
+                f"{path} has no column {column!r} (its columns: {', '.join(columns) or 'none'}); "
+                f"name the right one with {option}"
+            )
+    raw = RawSplit()
+    for row in rows:
+        text, label = row.get(text_column), row.get(label_column)
+        text = "" if text is None else str(text)
+        label = "" if label is None else str(label).strip()
+        if not text.strip():
+            skipped["empty text"] += 1
+        elif not label:
+            skipped["empty label"] += 1
+        else:
+            raw.add(text, label)
+    if not raw.texts:
+        raise AttnclfError(f"{path} has no rows with both a text and a label")
+    return raw
+
+
+def _json_rows(path: Path, content: str) -> list[dict]:
+    rows = []
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise AttnclfError(
+                f"{path}:{number}: not a JSON object ({error.msg}); JSONL holds one object a line"
+            ) from None
+        if not isinstance(row, dict):
+            raise AttnclfError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
+    return rows
+
+
+# --- labels and splits ------------------------------------------------------------------------
+
+
+def _label_names(labels: list[str]) -> list[str]:
+    """Distinct labels, in numeric order when they all are numbers, else alphabetical."""
+    distinct = set(labels)
+    try:
+        return sorted(distinct, key=float)
+    except ValueError:
+        return sorted(distinct)
+
+
+def _stratify(labels: np.ndarray | list) -> np.ndarray | list | None:
+    """Stratify when every class has at least two members; else a plain random split."""
+    counts = Counter(labels.tolist() if isinstance(labels, np.ndarray) else labels)
+    return labels if min(counts.values()) >= 2 else None
+
+
+def _split_off(raw: RawSplit, fraction: float, seed: int, path: Path) -> tuple[RawSplit, RawSplit]:
+    if len(raw.texts) < 4:
+        raise AttnclfError(f"{path} has {len(raw.texts)} usable examples; a run needs at least 4")
+    train_idx, test_idx = train_test_split(
+        np.arange(len(raw.texts)),
+        test_size=fraction,
+        random_state=seed,
+        stratify=_stratify(raw.labels),
+    )
+    pick = lambda idx: RawSplit([raw.texts[i] for i in idx], [raw.labels[i] for i in idx])  # noqa: E731
+    return pick(np.sort(train_idx)), pick(np.sort(test_idx))
+
+
+def _split_examples(examples: Examples, fraction: float, seed: int) -> tuple[Examples, Examples]:
+    if fraction <= 0:
+        return examples, Examples([], examples.labels[:0])
+    train_idx, val_idx = train_test_split(
+        np.arange(len(examples)),
+        test_size=fraction,
+        random_state=seed,
+        stratify=_stratify(examples.labels),
+    )
+    return examples.subset(np.sort(train_idx)), examples.subset(np.sort(val_idx))
+
+
+def _stratified_sample(examples: Examples, n: int, seed: int) -> Examples:
+    if n >= len(examples):
+        return examples
+    keep, _ = train_test_split(
+        np.arange(len(examples)),
+        train_size=n,
+        random_state=seed,
+        stratify=_stratify(examples.labels),
+    )
+    return examples.subset(np.sort(keep))

@@ -1,0 +1,46 @@
+"""The tutorial's first model: embedding -> bidirectional LSTM -> additive self-attention
+pooling -> output (Bahdanau et al. 2014 scoring; pooling as in Yang et al. 2016)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .layers import AdditiveAttentionPooling, ClassifierOutput, RecurrentEncoder, lengths_to_mask
+
+
+@dataclass
+class SelfAttentionConfig:
+    vocab_size: int = 10_000
+    num_outputs: int = 1
+    embedding_dim: int = 128
+    hidden_size: int = 64  # per direction
+    attention_size: int = 64
+    dropout: float = 0.2
+    pad_id: int = 0
+
+
+class SelfAttentionClassifier(nn.Module):
+    def __init__(self, config: SelfAttentionConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, config.pad_id)
+        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+        with torch.no_grad():
+            self.embedding.weight[config.pad_id].zero_()
+        self.encoder = RecurrentEncoder(
+            config.embedding_dim, config.hidden_size, bidirectional=True
+        )
+        self.attention = AdditiveAttentionPooling(self.encoder.output_size, config.attention_size)
+        self.dropout = nn.Dropout(config.dropout)
+        self.output = nn.Linear(self.encoder.output_size, config.num_outputs)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        mask = lengths_to_mask(lengths, ids.shape[1])  # (B, T)
+        embedded = self.dropout(self.embedding(ids))  # (B, T, E)
+        states = self.encoder(embedded, lengths)  # (B, T, 2H)
+        pooled, weights = self.attention(states, mask)  # (B, 2H), (B, T)
+        logits = self.output(self.dropout(pooled))  # (B, C)
+        return ClassifierOutput(logits, weights)

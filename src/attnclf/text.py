@@ -1,0 +1,95 @@
+"""Text to ids and back: tokenize() and Vocab. Pure functions; no file I/O but Vocab's own file."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .config import TextConfig, Truncation
+from .files import write_text
+
+PAD, UNK = "<pad>", "<unk>"
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# Words with inner apostrophes or hyphens ("don't", "well-made"), numbers, and the punctuation
+# that carries sentiment; everything else separates tokens.
+_TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|[!?]")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words and !/? marks, with IMDB's `<br />` line breaks treated as spaces."""
+    return _TOKEN.findall(_HTML_BREAK.sub(" ", text).lower().replace("’", "'"))
+
+
+def truncate(tokens: Sequence[str], max_len: int, how: Truncation) -> list[str]:
+    """Keep at most `max_len` tokens: the start, the end, or a quarter from the start and the rest
+    from the end."""
+    if len(tokens) <= max_len:
+        return list(tokens)
+    if how == "head":
+        return list(tokens[:max_len])
+    if how == "tail":
+        return list(tokens[-max_len:])
+    head = max_len // 4
+    return list(tokens[:head]) + list(tokens[len(tokens) - (max_len - head) :])
+
+
+class Vocab:
+    """Token <-> id. Id 0 is padding, id 1 stands for every word outside the vocabulary."""
+
+    def __init__(self, tokens: Sequence[str]):
+        if list(tokens[:2]) != [PAD, UNK]:
+            raise ValueError(f"a vocabulary starts with {PAD!r} and {UNK!r}")
+        self.tokens = list(tokens)
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+        self.pad_id, self.unk_id = 0, 1
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @classmethod
+    def build(cls, texts: Iterable[list[str]], size: int, min_count: int = 1) -> Vocab:
+        """The `size - 2` most frequent tokens (ties broken alphabetically, so it is stable)."""
+        counts = Counter(token for tokens in texts for token in tokens)
+        ranked = sorted(
+            (item for item in counts.items() if item[1] >= min_count),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
+        return cls([PAD, UNK] + [token for token, _ in ranked[: max(size - 2, 0)]])
+
+    def encode(self, tokens: Iterable[str]) -> np.ndarray:
+        index, unk = self.index, self.unk_id
+        return np.fromiter((index.get(t, unk) for t in tokens), dtype=np.int32)
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.tokens[i] for i in ids]
+
+    def save(self, path: str | Path) -> None:
+        write_text(path, json.dumps(self.tokens, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Vocab:
+        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+class Encoder:
+    """tokenize -> truncate -> ids, with the settings a model was trained with."""
+
+    def __init__(self, vocab: Vocab, config: TextConfig):
+        self.vocab, self.config = vocab, config
+
+    def tokens(self, text: str) -> tuple[list[str], bool]:
+        """The tokens the model sees, and whether the text was cut to fit `max_len`."""
+        tokens = tokenize(text)
+        kept = truncate(tokens, self.config.max_len, self.config.truncation)
+        return kept, len(kept) < len(tokens)
+
+    def encode(self, text: str) -> np.ndarray:
+        return self.vocab.encode(self.tokens(text)[0])
+
+    def encode_many(self, texts: Iterable[str]) -> list[np.ndarray]:
+        return [self.encode(text) for text in texts]

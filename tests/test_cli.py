@@ -1,0 +1,178 @@
+"""Every command end to end: on a small slice of the real IMDB archive, and on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from attnclf.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, input: str | None = None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def imdb_model(imdb_archive, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "mh"
+    result = run(
+        "train",
+        "--model",
+        "multihead",
+        "--data",
+        imdb_archive,
+        "--limit",
+        300,
+        "--epochs",
+        1,
+        "--out",
+        out,
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert "test accuracy" in result.stdout and str(out) in result.stdout
+    return out
+
+
+def test_compare_on_a_slice_of_imdb(imdb_archive, tmp_path):
+    out = tmp_path / "run"
+    result = run(
+        "compare",
+        "--data",
+        imdb_archive,
+        "--limit",
+        200,
+        "--epochs",
+        2,
+        "--max-len",
+        64,
+        "--out",
+        out,
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert "self-attention" in result.stdout and "multihead" in result.stdout
+    assert "test accuracy" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= {"settings", "data", "models"}
+    assert metrics["data"]["labels"] == ["negative", "positive"]
+    assert metrics["data"]["train"] + metrics["data"]["validation"] == 200
+    assert metrics["data"]["test"] == 200
+    assert metrics["settings"]["text"]["max_len"] == 64
+    for name in ("self-attention", "multihead"):
+        model = metrics["models"][name]
+        assert 0 <= model["test_accuracy"] <= 1 and model["params"] > 0
+        assert len(model["history"]) == 2
+        assert (out / name / "config.json").exists() and (out / name / "model.safetensors").exists()
+    report = (out / "report.md").read_text()
+    assert "| self-attention |" in report and "## Data" in report
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_prints_metrics_and_json(imdb_model, imdb_archive):
+    result = run("evaluate", imdb_model, "--data", imdb_archive, "--limit", 100)
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.stdout and "confusion" in result.stdout
+    result = run("evaluate", imdb_model, "--data", imdb_archive, "--limit", 100, "--json")
+    metrics = json.loads(result.stdout)
+    assert metrics["examples"] == 100
+    assert {"accuracy", "loss", "precision", "recall", "f1", "roc_auc"} <= set(metrics)
+
+
+def test_predict_from_arguments_file_and_stdin(imdb_model, tmp_path):
+    result = run(
+        "predict", imdb_model, "A wonderful, moving film.", "Dull and far too long.", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 2
+    for row in rows:
+        assert row["label"] in ("negative", "positive") and 0.5 <= row["probability"] <= 1
+    texts = tmp_path / "texts.txt"
+    texts.write_text("Great acting.\n\nAwful script.\n")
+    result = run("predict", imdb_model, "--file", texts)
+    assert result.exit_code == 0 and len(result.stdout.strip().splitlines()) == 2
+    result = run("predict", imdb_model, input="one review\nanother review\n")
+    assert result.exit_code == 0 and len(result.stdout.strip().splitlines()) == 2
+    result = run("predict", imdb_model, "Great acting.", "--json", "--attention")
+    row = json.loads(result.stdout)
+    assert row["tokens"] == ["great", "acting"] and len(row["head_attention"]) == 4
+
+
+def test_help_explains_every_command():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("compare", "train", "evaluate", "predict"):
+        assert command in result.stdout
+        assert run(command, "--help").exit_code == 0
+
+
+# --- bad input: one line, non-zero exit, no traceback ---------------------------------------
+
+
+def test_bad_path(tmp_path):
+    assert_one_line_error(run("train", "--data", tmp_path / "missing.csv"), "no such file")
+
+
+def test_corrupt_archive(tmp_path):
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    archive.write_bytes(b"\x1f\x8b\x08not really gzip at all" * 10)
+    assert_one_line_error(run("compare", "--data", archive), "not a readable .tar.gz")
+
+
+def test_csv_without_the_named_columns(sentiment_csv):
+    assert_one_line_error(
+        run("train", "--data", sentiment_csv, "--text-column", "review"),
+        "no column 'review'",
+        "--text-column",
+    )
+
+
+def test_file_with_one_class_only(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("text,label\n" + "".join(f"review {i},pos\n" for i in range(20)))
+    assert_one_line_error(run("train", "--data", path), "only one class")
+
+
+def test_empty_text_to_predict(tmp_path, sentiment_csv):
+    out = tmp_path / "m"
+    assert run("train", "--data", sentiment_csv, "--epochs", 1, "--out", out, "-q").exit_code == 0
+    assert_one_line_error(run("predict", out, "..."), "no words")
+    assert_one_line_error(run("predict", out), "no text to classify")
+
+
+def test_folder_that_is_not_a_saved_model(tmp_path):
+    assert_one_line_error(run("predict", tmp_path, "hello"), "not an attnclf model folder")
+    assert_one_line_error(run("evaluate", tmp_path), "not an attnclf model folder")
+
+
+def test_unknown_model_name(sentiment_csv):
+    assert_one_line_error(
+        run("compare", "--data", sentiment_csv, "--models", "bert"), "unknown model bert"
+    )
+
+
+def test_the_installed_command_prints_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "attnclf", "predict", str(tmp_path), "hi"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr

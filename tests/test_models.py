@@ -1,0 +1,154 @@
+"""Every model family on a tiny config: shapes, attention, masking, learning, frozen values."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attnclf.models import FAMILIES, build_model, model_config
+from attnclf.models.layers import (
+    AdditiveAttentionPooling,
+    MultiHeadAttentionPooling,
+    masked_softmax,
+    reverse_padded,
+)
+
+TINY = {
+    "self-attention": dict(
+        vocab_size=50, embedding_dim=8, hidden_size=6, attention_size=5, dropout=0.0
+    ),
+    "multihead": dict(vocab_size=50, embedding_dim=8, hidden_size=8, num_heads=2, dropout=0.0),
+}
+
+
+def tiny_model(name: str, num_outputs: int = 1, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return build_model(name, model_config(name, num_outputs=num_outputs, **TINY[name])).eval()
+
+
+def batch(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([7, 3, 1, 5])
+    ids = torch.randint(2, 50, (4, 7), generator=generator)
+    ids[torch.arange(7)[None, :] >= lengths[:, None]] = 0  # padding at the end
+    return ids, lengths
+
+
+def test_every_family_is_covered():
+    assert set(TINY) == set(FAMILIES)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("num_outputs", [1, 3])
+def test_shapes(name, num_outputs):
+    ids, lengths = batch()
+    output = tiny_model(name, num_outputs)(ids, lengths)
+    assert output.logits.shape == (4, num_outputs)
+    assert output.attention.shape == (4, 7)
+    if name == "multihead":
+        assert output.head_attention.shape == (4, 2, 7)
+        torch.testing.assert_close(output.attention, output.head_attention.mean(dim=1))
+    else:
+        assert output.head_attention is None
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_attention_sums_to_one_over_real_tokens_and_padding_gets_none(name):
+    ids, lengths = batch()
+    output = tiny_model(name)(ids, lengths)
+    mask = torch.arange(7)[None, :] < lengths[:, None]
+    torch.testing.assert_close(output.attention.sum(dim=1), torch.ones(4))
+    assert torch.all(output.attention[~mask] == 0)
+    assert torch.all(output.attention[mask] > 0)
+    if output.head_attention is not None:
+        torch.testing.assert_close(output.head_attention.sum(dim=-1), torch.ones(4, 2))
+        assert torch.all(output.head_attention.permute(0, 2, 1)[~mask] == 0)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_what_sits_in_padding_changes_nothing(name):
+    model = tiny_model(name)
+    ids, lengths = batch()
+    reference = model(ids, lengths)
+    noisy = ids.clone()
+    pad = torch.arange(7)[None, :] >= lengths[:, None]
+    noisy[pad] = torch.randint(2, 50, (int(pad.sum()),))
+    changed = model(noisy, lengths)
+    torch.testing.assert_close(changed.logits, reference.logits)
+    torch.testing.assert_close(changed.attention, reference.attention)
+    # extra padding columns (a wider batch) change nothing either
+    wider = torch.cat([ids, torch.zeros(4, 9, dtype=ids.dtype)], dim=1)
+    widened = model(wider, lengths)
+    torch.testing.assert_close(widened.logits, reference.logits)
+    torch.testing.assert_close(widened.attention[:, :7], reference.attention)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_a_text_gets_the_same_answer_alone_or_in_a_batch(name):
+    model = tiny_model(name)
+    ids, lengths = batch()
+    together = model(ids, lengths).logits
+    for row in range(4):
+        alone = model(ids[row : row + 1, : lengths[row]], lengths[row : row + 1]).logits
+        torch.testing.assert_close(alone, together[row : row + 1])
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_overfits_one_batch(name):
+    torch.manual_seed(0)
+    model = build_model(name, model_config(name, **TINY[name])).train()
+    ids, lengths = batch()
+    labels = torch.tensor([1.0, 0.0, 1.0, 0.0])
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(150):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            model(ids, lengths).logits[:, 0], labels
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05
+
+
+FROZEN = {  # logits of batch() under tiny_model(name, seed=0); changes mean the function changed
+    "self-attention": [0.056941, 0.061415, 0.065373, 0.063315],
+    "multihead": [0.321513, 0.319841, 0.3216, 0.322803],
+}
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_frozen_values(name):
+    ids, lengths = batch()
+    with torch.no_grad():
+        logits = tiny_model(name)(ids, lengths).logits[:, 0]
+    torch.testing.assert_close(logits, torch.tensor(FROZEN[name]), atol=1e-5, rtol=1e-4)
+
+
+def test_reverse_padded_reverses_within_length_and_is_its_own_inverse():
+    x = torch.arange(1, 6).float().view(1, 5, 1).repeat(2, 1, 1)  # two rows of 1..5
+    lengths = torch.tensor([5, 3])
+    reversed_x = reverse_padded(x, lengths)
+    assert reversed_x[0, :, 0].tolist() == [5, 4, 3, 2, 1]
+    assert reversed_x[1, :, 0].tolist() == [3, 2, 1, 4, 5]
+    torch.testing.assert_close(reverse_padded(reversed_x, lengths), x)
+
+
+def test_masked_softmax_gives_zero_to_masked_and_to_rows_with_nothing():
+    scores = torch.tensor([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])
+    mask = torch.tensor([[True, True, False], [False, False, False]])
+    weights = masked_softmax(scores, mask)
+    expected = torch.cat([torch.softmax(torch.tensor([1.0, 2.0]), 0), torch.zeros(1)])
+    torch.testing.assert_close(weights[0], expected)
+    assert weights[1].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_attention_layers_work_on_their_own():
+    states = torch.randn(2, 4, 8)
+    mask = torch.tensor([[True, True, True, False], [True, False, False, False]])
+    pooled, weights = AdditiveAttentionPooling(8, 5)(states, mask)
+    assert pooled.shape == (2, 8) and weights.shape == (2, 4)
+    torch.testing.assert_close(pooled[1], states[1, 0])  # one real token: it is the summary
+    pooled, weights = MultiHeadAttentionPooling(8, 2)(states, mask)
+    assert pooled.shape == (2, 8) and weights.shape == (2, 2, 4)
+    with pytest.raises(ValueError, match="divisible"):
+        MultiHeadAttentionPooling(8, 3)

@@ -1,0 +1,89 @@
+"""Training on small data the test makes: it learns, it is reproducible, it keeps the best epoch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attnclf.config import DataConfig, TextConfig, TrainConfig
+from attnclf.errors import AttnclfError
+from attnclf.experiment import compare, prepare_data, train_model
+from attnclf.train import classification_loss, resolve_device
+
+
+@pytest.fixture
+def prepared(sentiment_csv):
+    return prepare_data(DataConfig(source=str(sentiment_csv)), TextConfig(vocab_size=100))
+
+
+@pytest.mark.parametrize("name", ["self-attention", "multihead"])
+def test_learns_the_sentiment_words(prepared, name):
+    _, record = train_model(
+        name, prepared, TrainConfig(epochs=6, batch_size=16, lr=5e-3), progress=False
+    )
+    assert record["test_accuracy"] >= 0.9
+    assert len(record["history"]) == 6
+    assert record["history"][-1]["train_loss"] < record["history"][0]["train_loss"]
+    assert record["best_epoch"] == max(
+        range(1, 7),
+        key=lambda e: (
+            record["history"][e - 1]["val_accuracy"],
+            -record["history"][e - 1]["val_loss"],
+        ),
+    )
+
+
+def test_same_seed_same_run(prepared):
+    config = TrainConfig(epochs=2, batch_size=32, seed=3)
+    _, first = train_model("self-attention", prepared, config, progress=False)
+    _, second = train_model("self-attention", prepared, config, progress=False)
+
+    def strip(h):
+        return [{k: v for k, v in e.items() if k not in ("seconds", "samples_per_s")} for e in h]
+
+    assert strip(first["history"]) == strip(second["history"])
+    assert first["test_accuracy"] == second["test_accuracy"]
+
+
+def test_compare_record_has_what_metrics_json_promises(sentiment_csv, tmp_path):
+    record = compare(
+        ["self-attention", "multihead"],
+        DataConfig(source=str(sentiment_csv)),
+        TextConfig(vocab_size=100),
+        TrainConfig(epochs=1, batch_size=32),
+        out=tmp_path / "run",
+        progress=False,
+        log=lambda message: None,
+    )
+    assert set(record) >= {"settings", "data", "models"}
+    for model in record["models"].values():
+        for key in (
+            "test_accuracy",
+            "test_loss",
+            "f1",
+            "roc_auc",
+            "params",
+            "train_seconds",
+            "train_samples_per_s",
+            "infer_samples_per_s",
+            "history",
+        ):
+            assert key in model
+        assert len(model["history"]) == 1
+    assert (tmp_path / "run" / "multihead" / "model.safetensors").exists()
+
+
+def test_loss_is_binary_for_one_logit_and_categorical_for_more():
+    labels = torch.tensor([0, 1])
+    single = classification_loss(torch.tensor([[0.0], [0.0]]), labels)
+    torch.testing.assert_close(single, torch.log(torch.tensor(2.0)))
+    many = classification_loss(torch.zeros(2, 3), labels)
+    torch.testing.assert_close(many, torch.log(torch.tensor(3.0)))
+
+
+def test_unknown_device_is_a_clear_error():
+    with pytest.raises(AttnclfError, match="unknown device"):
+        resolve_device("tpu-please")
+    if not torch.cuda.is_available():
+        with pytest.raises(AttnclfError, match="no CUDA"):
+            resolve_device("cuda")
