@@ -122,11 +122,15 @@ def expected_imdb(split: str) -> Counter:
     )
 
 
+def eval_pairs(examples: Examples, names: list[str]) -> Counter:
+    return Counter(zip(examples.texts, (names[i] for i in examples.labels), strict=True))
+
+
 def as_pairs(dataset: Dataset, *splits: Examples) -> Counter:
     return Counter(
         (text, dataset.label_names[int(label)])
         for split in splits
-        for text, label in zip(split.texts, split.labels)
+        for text, label in zip(split.texts, split.labels, strict=True)
     )
 
 
@@ -218,19 +222,18 @@ def test_mixed_labels_fall_back_to_alphabetical(tmp_path):
 
 def test_empty_texts_and_labels_are_skipped_and_counted(tmp_path):
     path = tmp_path / "gaps.csv"
-    lines = ["text,label"] + [f"{text},{label}" for text, label in rows(10)]
-    lines += [
-        ",pos",  # empty text
-        '"   ",neg',  # blank text
-        "no label,",  # empty label
-        "blank label,   ",  # blank label
-        "short row",  # missing label field
+    gaps = [
+        ["", "pos"],  # empty text
+        ["   ", "neg"],  # blank text
+        ["no label", ""],  # empty label
+        ["blank label", "   "],  # blank label
+        ["short row"],  # missing label field
     ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_csv(path, rows(5) + gaps + rows(5, ("pos", "neg"))[::-1])
     dataset = load_dataset(DataConfig(source=str(path)))
     assert dataset.skipped == {"empty text": 2, "empty label": 3}
     assert dataset.summary()["skipped"] == {"empty text": 2, "empty label": 3}
-    assert sorted(split_texts(dataset)) == sorted(text for text, _ in rows(10))
+    assert sorted(split_texts(dataset)) == sorted(text for text, _ in rows(5) * 2)
 
 
 def test_jsonl_null_and_missing_fields_are_skipped(tmp_path):
@@ -309,22 +312,12 @@ def test_limit_larger_than_the_data_keeps_everything(tmp_path):
     assert len(split_texts(dataset)) == 20
 
 
-@pytest.mark.xfail(
-    reason="data.py:341 train_test_split(stratify=...) raises sklearn's ValueError when the "
-    "split is smaller than the number of classes (4 rows, 2 classes, test_fraction 0.2)",
-    strict=True,
-)
 def test_the_documented_minimum_of_four_examples_loads(tmp_path):
     path = write_csv(tmp_path / "tiny.csv", rows(2))
     dataset = load_dataset(DataConfig(source=str(path)))
     assert len(split_texts(dataset)) == 4
 
 
-@pytest.mark.xfail(
-    reason="data.py:354/366: a small --limit makes a stratified split smaller than the number "
-    "of classes and sklearn raises ValueError instead of an AttnclfError or a plain split",
-    strict=True,
-)
 def test_small_limit_does_not_crash(tmp_path):
     path = write_csv(tmp_path / "d.csv", rows(50))
     try:
@@ -364,11 +357,6 @@ def test_class_folders_with_train_and_test(tmp_path):
     assert len(dataset.train) + len(dataset.validation) == 23
 
 
-@pytest.mark.xfail(
-    reason="data.py:216-219 any folder with train/pos and test/pos is taken for aclImdb/: other "
-    "class folders (here neutral/) are silently dropped and pos/neg are renamed",
-    strict=True,
-)
 def test_class_folders_named_pos_and_neg_with_more_classes_keep_every_class(tmp_path):
     labels = ("neg", "neutral", "pos")
     files = {f"train/{lab}/{i}.txt": t for i, (t, lab) in enumerate(rows(10, labels))}
@@ -377,11 +365,6 @@ def test_class_folders_named_pos_and_neg_with_more_classes_keep_every_class(tmp_
     assert dataset.label_names == ["neg", "neutral", "pos"]
 
 
-@pytest.mark.xfail(
-    reason="data.py:248 hidden files such as macOS .DS_Store inside a class folder are read as "
-    "examples (hidden folders are skipped, hidden files are not)",
-    strict=True,
-)
 def test_hidden_files_in_class_folders_are_not_examples(tmp_path):
     files = {f"{label}/{i:02d}.txt": text for i, (text, label) in enumerate(rows(10))}
     files["pos/.DS_Store"] = b"\x00\x00\x00\x01Bud1\x00\x00\x10\x00"
@@ -477,8 +460,27 @@ def test_damaged_cache_is_rebuilt(tmp_path, monkeypatch):
 def test_corrupt_archive_is_an_error(tmp_path):
     path = tmp_path / "aclImdb_v1.tar.gz"
     path.write_bytes(np.random.default_rng(0).bytes(4096))
-    with pytest.raises(AttnclfError, match=r"not a readable \.tar\.gz archive.*--data"):
+    with pytest.raises(AttnclfError, match=r"(?s)not a readable \.tar\.gz archive.*--data"):
         load_dataset(DataConfig(source=str(path)))
+
+
+def _tarfile_error_is_multiline(payload: bytes) -> bool:
+    try:
+        tarfile.open(fileobj=io.BytesIO(payload), mode="r:*")
+    except tarfile.TarError as error:
+        return "\n" in str(error)
+    return False
+
+
+GARBAGE = np.random.default_rng(0).bytes(4096)
+
+
+def test_corrupt_archive_error_is_one_line(tmp_path):
+    path = tmp_path / "aclImdb_v1.tar.gz"
+    path.write_bytes(GARBAGE)
+    with pytest.raises(AttnclfError) as caught:
+        load_dataset(DataConfig(source=str(path)))
+    assert "\n" not in str(caught.value)
 
 
 def test_truncated_archive_is_an_error(tmp_path):
@@ -569,11 +571,6 @@ def test_invalid_utf8_names_the_file_and_line(tmp_path):
         load_dataset(DataConfig(source=str(path)))
 
 
-@pytest.mark.xfail(
-    reason="data.py:266-268 with a BOM, utf-8-sig reports the error offset without the 3 BOM "
-    "bytes, so the line (and byte) number is wrong when the bad byte starts a line",
-    strict=True,
-)
 def test_invalid_utf8_after_a_bom_names_the_right_line(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbftext,label\n\xe9t\xe9,pos\n")
@@ -611,11 +608,6 @@ def test_unsupported_file_is_an_error(tmp_path, name):
         load_dataset(DataConfig(source=str(path)))
 
 
-@pytest.mark.xfail(
-    reason="data.py:275 csv reads content.splitlines(), which also splits on U+2028, U+0085, "
-    "\\f etc.; csv.writer leaves such fields unquoted, so the row is cut in two",
-    strict=True,
-)
 def test_csv_field_with_unicode_line_separator_is_kept_whole(tmp_path):
     data = rows(10) + [("great\u2028film", "pos"), ("bad\x85film", "neg")]
     dataset = load_dataset(DataConfig(source=str(write_csv(tmp_path / "u.csv", data))))
@@ -623,11 +615,6 @@ def test_csv_field_with_unicode_line_separator_is_kept_whole(tmp_path):
     assert "great\u2028film" in split_texts(dataset)
 
 
-@pytest.mark.xfail(
-    reason="data.py:305 JSONL is split with str.splitlines(), so a raw U+2028 inside a string "
-    "(valid JSON, written by json.dumps(ensure_ascii=False)) breaks the line",
-    strict=True,
-)
 def test_jsonl_string_with_unicode_line_separator_is_read(tmp_path):
     data = [{"text": t, "label": lab} for t, lab in rows(10)] + [
         {"text": "a\u2028b", "label": "pos"}
@@ -643,15 +630,15 @@ def test_jsonl_string_with_unicode_line_separator_is_read(tmp_path):
 
 
 def test_evaluation_uses_the_test_split_when_there_is_one(tmp_path):
-    files = {f"train/{label}/{i}.txt": text for i, (text, label) in enumerate(rows(10))}
-    test_rows = [(f"held out {i}", label) for i, (_, label) in enumerate(rows(3))]
-    files.update({f"test/{label}/{i}.txt": text for i, (text, label) in enumerate(test_rows)})
+    labels = ("bad", "good")
+    files = {f"train/{lab}/{i}.txt": text for i, (text, lab) in enumerate(rows(10, labels))}
+    test_rows = [(f"held out {i}", lab) for i, (_, lab) in enumerate(rows(3, labels))]
+    files.update({f"test/{lab}/{i}.txt": text for i, (text, lab) in enumerate(test_rows)})
     root = make_tree(tmp_path / "ds", files)
-    examples, name = load_evaluation_examples(DataConfig(source=str(root)), ["neg", "pos"])
+    names = ["good", "bad"]
+    examples, name = load_evaluation_examples(DataConfig(source=str(root)), names)
     assert name == "ds"
-    assert Counter(zip(examples.texts, (["neg", "pos"][i] for i in examples.labels))) == Counter(
-        test_rows
-    )
+    assert eval_pairs(examples, names) == Counter(test_rows)
     assert examples.labels.dtype == np.int64
 
 
@@ -660,9 +647,7 @@ def test_evaluation_of_an_imdb_archive_uses_its_test_reviews(tmp_path):
     names = ["negative", "positive"]
     examples, name = load_evaluation_examples(DataConfig(source=str(archive)), names)
     assert name == "imdb"
-    assert Counter(zip(examples.texts, (names[i] for i in examples.labels))) == expected_imdb(
-        "test"
-    )
+    assert eval_pairs(examples, names) == expected_imdb("test")
 
 
 def test_evaluation_of_a_single_file_uses_every_usable_row(tmp_path):

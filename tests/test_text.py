@@ -122,10 +122,6 @@ def test_truncate_never_exceeds_max_len(how, max_len):
     assert set(kept) <= set(TOKENS)
 
 
-@pytest.mark.xfail(
-    reason="text.py:36 tokens[-0:] is the whole list, so 'tail' with max_len=0 keeps everything",
-    strict=True,
-)
 def test_truncate_tail_with_zero_budget_keeps_nothing():
     assert truncate(TOKENS, 0, "tail") == []
 

@@ -7,8 +7,10 @@ column; and folders with one sub-folder per class (optionally under `train/` and
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
+import io
 import json
 import os
 import tarfile
@@ -192,7 +194,7 @@ def read_imdb_archive(path: Path) -> tuple[RawSplit, RawSplit]:
                     splits[parts[1]].add(text, IMDB_LABELS[parts[2]])
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         raise AttnclfError(
-            f"{path} is not a readable .tar.gz archive ({error}); download it again "
+            f"{path} is not a readable .tar.gz archive ({_first_line(error)}); download it again "
             "or point --data at the extracted aclImdb/ folder"
         ) from None
     if not splits["train"].texts or not splits["test"].texts:
@@ -208,14 +210,21 @@ def read_imdb_archive(path: Path) -> tuple[RawSplit, RawSplit]:
     return splits["train"], splits["test"]
 
 
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def _write_gzip_json(path: Path, payload: dict) -> None:
     with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as handle:
         json.dump(payload, handle)
 
 
 def _find_imdb_root(path: Path) -> Path | None:
+    """The aclImdb/ folder: named so or holding imdb.vocab, with train/ and test/ pos and neg."""
     for root in (path, path / "aclImdb"):
-        if (root / "train" / "pos").is_dir() and (root / "test" / "pos").is_dir():
+        official = root.name == "aclImdb" or (root / "imdb.vocab").is_file()
+        splits = all((root / s / c).is_dir() for s in ("train", "test") for c in IMDB_LABELS)
+        if official and splits:
             return root
     return None
 
@@ -244,8 +253,8 @@ def read_class_folders(path: Path, skipped: Counter[str]) -> tuple[RawSplit, Raw
 
 def _read_label_folders(path: Path, skipped: Counter[str]) -> RawSplit:
     raw = RawSplit()
-    for folder in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for file in sorted(f for f in folder.iterdir() if f.is_file()):
+    for folder in _visible(path, folders=True):
+        for file in _visible(folder, folders=False):
             text = file.read_text(encoding="utf-8", errors="replace")
             if text.strip():
                 raw.add(text, folder.name)
@@ -259,20 +268,32 @@ def _read_label_folders(path: Path, skipped: Counter[str]) -> RawSplit:
     return raw
 
 
+def _visible(path: Path, folders: bool) -> list[Path]:
+    """Sub-folders or files of `path`, sorted, without hidden ones such as .DS_Store."""
+    return sorted(
+        p
+        for p in path.iterdir()
+        if not p.name.startswith(".") and (p.is_dir() if folders else p.is_file())
+    )
+
+
 def read_table(path: Path, text_column: str, label_column: str, skipped: Counter[str]) -> RawSplit:
     """Rows of a CSV, TSV or JSONL file; rows with an empty text or label are skipped and
     counted."""
+    raw_bytes = path.read_bytes()
+    bom = len(codecs.BOM_UTF8) if raw_bytes.startswith(codecs.BOM_UTF8) else 0
     try:
-        content = path.read_bytes().decode("utf-8-sig")
+        content = raw_bytes[bom:].decode("utf-8")
     except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        position = bom + error.start
+        line = raw_bytes[:position].count(b"\n") + 1
         raise AttnclfError(
-            f"{path}:{line}: not UTF-8 (byte {error.start}); re-save the file as UTF-8"
+            f"{path}:{line}: not UTF-8 (byte {position}); re-save the file as UTF-8"
         ) from None
     rows = _json_rows(path, content) if path.suffix.lower() in (".jsonl", ".json") else None
     if rows is None:
         reader = csv.DictReader(
-            content.splitlines(keepends=True), delimiter=TABLE_SUFFIXES[path.suffix.lower()] or ","
+            io.StringIO(content, newline=""), delimiter=TABLE_SUFFIXES[path.suffix.lower()] or ","
         )
         columns = reader.fieldnames or []
         rows = list(reader)
@@ -302,7 +323,7 @@ def read_table(path: Path, text_column: str, label_column: str, skipped: Counter
 
 def _json_rows(path: Path, content: str) -> list[dict]:
     rows = []
-    for number, line in enumerate(content.splitlines(), start=1):
+    for number, line in enumerate(content.split("\n"), start=1):  # not splitlines(): U+2028
         if not line.strip():
             continue
         try:
@@ -329,44 +350,46 @@ def _label_names(labels: list[str]) -> list[str]:
         return sorted(distinct)
 
 
-def _stratify(labels: np.ndarray | list) -> np.ndarray | list | None:
-    """Stratify when every class has at least two members; else a plain random split."""
-    counts = Counter(labels.tolist() if isinstance(labels, np.ndarray) else labels)
-    return labels if min(counts.values()) >= 2 else None
+def _split_indices(
+    labels: np.ndarray | list,
+    seed: int,
+    test_size: float | None = None,
+    train_size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (first, second) index arrays, stratified by label where the sizes allow it (every
+    class twice, each side at least one per class); else a plain seeded random split."""
+    indices = np.arange(len(labels))
+    try:
+        first, second = train_test_split(
+            indices, test_size=test_size, train_size=train_size, random_state=seed, stratify=labels
+        )
+    except ValueError:
+        first, second = train_test_split(
+            indices, test_size=test_size, train_size=train_size, random_state=seed
+        )
+    return np.sort(first), np.sort(second)
 
 
 def _split_off(raw: RawSplit, fraction: float, seed: int, path: Path) -> tuple[RawSplit, RawSplit]:
     if len(raw.texts) < 4:
         raise AttnclfError(f"{path} has {len(raw.texts)} usable examples; a run needs at least 4")
-    train_idx, test_idx = train_test_split(
-        np.arange(len(raw.texts)),
-        test_size=fraction,
-        random_state=seed,
-        stratify=_stratify(raw.labels),
-    )
-    pick = lambda idx: RawSplit([raw.texts[i] for i in idx], [raw.labels[i] for i in idx])  # noqa: E731
-    return pick(np.sort(train_idx)), pick(np.sort(test_idx))
+    train_idx, test_idx = _split_indices(raw.labels, seed, test_size=fraction)
+
+    def pick(idx: np.ndarray) -> RawSplit:
+        return RawSplit([raw.texts[i] for i in idx], [raw.labels[i] for i in idx])
+
+    return pick(train_idx), pick(test_idx)
 
 
 def _split_examples(examples: Examples, fraction: float, seed: int) -> tuple[Examples, Examples]:
-    if fraction <= 0:
+    if fraction <= 0 or len(examples) < 2:
         return examples, Examples([], examples.labels[:0])
-    train_idx, val_idx = train_test_split(
-        np.arange(len(examples)),
-        test_size=fraction,
-        random_state=seed,
-        stratify=_stratify(examples.labels),
-    )
-    return examples.subset(np.sort(train_idx)), examples.subset(np.sort(val_idx))
+    train_idx, val_idx = _split_indices(examples.labels, seed, test_size=fraction)
+    return examples.subset(train_idx), examples.subset(val_idx)
 
 
 def _stratified_sample(examples: Examples, n: int, seed: int) -> Examples:
     if n >= len(examples):
         return examples
-    keep, _ = train_test_split(
-        np.arange(len(examples)),
-        train_size=n,
-        random_state=seed,
-        stratify=_stratify(examples.labels),
-    )
-    return examples.subset(np.sort(keep))
+    keep, _ = _split_indices(examples.labels, seed, train_size=n)
+    return examples.subset(keep)

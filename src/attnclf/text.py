@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -15,14 +16,33 @@ from .files import write_text
 
 PAD, UNK = "<pad>", "<unk>"
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def _combining_marks() -> str:
+    """A character class of the Basic Multilingual Plane's combining marks (Unicode category M):
+    `re` has no \\p{M}, and without them words in Devanagari, Arabic or Thai fall apart."""
+    ranges, start, previous = [], None, None
+    for code in range(0x300, 0x10000):
+        if unicodedata.category(chr(code)).startswith("M"):
+            if start is None:
+                start = code
+            previous = code
+        elif start is not None:
+            ranges.append(f"\\u{start:04x}-\\u{previous:04x}")
+            start = None
+    return "".join(ranges)
+
+
+_WORD = rf"[^\W_](?:[^\W_]|[{_combining_marks()}])*"
 # Words with inner apostrophes or hyphens ("don't", "well-made"), numbers, and the punctuation
 # that carries sentiment; everything else separates tokens.
-_TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|[!?]")
+_TOKEN = re.compile(rf"{_WORD}(?:['’-]{_WORD})*|[!?]")
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-case words and !/? marks, with IMDB's `<br />` line breaks treated as spaces."""
-    return _TOKEN.findall(_HTML_BREAK.sub(" ", text).lower().replace("’", "'"))
+    text = unicodedata.normalize("NFC", _HTML_BREAK.sub(" ", text))
+    return _TOKEN.findall(text.lower().replace("’", "'"))
 
 
 def truncate(tokens: Sequence[str], max_len: int, how: Truncation) -> list[str]:
@@ -30,6 +50,8 @@ def truncate(tokens: Sequence[str], max_len: int, how: Truncation) -> list[str]:
     from the end."""
     if len(tokens) <= max_len:
         return list(tokens)
+    if max_len <= 0:
+        return []
     if how == "head":
         return list(tokens[:max_len])
     if how == "tail":
