@@ -107,9 +107,11 @@ def test_weights_of_the_wrong_shape_name_the_difference(tmp_path):
 def test_missing_weights_are_named(tmp_path):
     classifier = small_classifier()
     classifier.save(tmp_path / "m")
-    state = {k: v for k, v in classifier.model.state_dict().items() if not k.startswith("output")}
+    state = {
+        k: v for k, v in classifier.model.state_dict().items() if not k.startswith("head.output")
+    }
     save_file(state, str(tmp_path / "m" / "model.safetensors"))
-    with pytest.raises(AttnclfError, match="missing output.bias"):
+    with pytest.raises(AttnclfError, match="missing head.output.bias"):
         attnclf.load(tmp_path / "m")
 
 

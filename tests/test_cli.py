@@ -61,6 +61,8 @@ def test_compare_on_a_slice_of_imdb(imdb_archive, tmp_path):
         2,
         "--max-len",
         64,
+        "--faithfulness",
+        10,
         "--out",
         out,
         "--quiet",
@@ -82,6 +84,10 @@ def test_compare_on_a_slice_of_imdb(imdb_archive, tmp_path):
     report = (out / "report.md").read_text()
     assert "| self-attention |" in report and "## Data" in report
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## Faithfulness of the explanations" in report
+    assert "integrated_gradients" in report and "faithfulness" in metrics
+    page = (out / "attention.html").read_text()
+    assert "self-attention" in page and "multihead" in page and "<script" not in page
 
 
 def test_evaluate_prints_metrics_and_json(imdb_model, imdb_archive):
@@ -176,3 +182,60 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_explain_in_the_terminal_html_and_png(imdb_model, imdb_archive, tmp_path):
+    result = run("explain", imdb_model, "The plot was thin but the acting was superb.")
+    assert result.exit_code == 0, result.output
+    assert "\x1b[" not in result.stdout  # not a terminal: plain word(weight) text
+    assert "superb(0." in result.stdout and "head 1" in result.stdout
+    page, picture = tmp_path / "a.html", tmp_path / "a.png"
+    result = run(
+        "explain",
+        imdb_model,
+        "--data",
+        imdb_archive,
+        "--sample",
+        4,
+        "--html",
+        page,
+        "--png",
+        picture,
+    )
+    assert result.exit_code == 0, result.output
+    assert page.read_text().count("predicted") >= 4
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_explain_needs_a_text(imdb_model):
+    assert_one_line_error(run("explain", imdb_model), "no text to explain")
+
+
+def test_faithfulness_prints_the_table_and_writes_json(imdb_model, imdb_archive, tmp_path):
+    out = tmp_path / "faith.json"
+    result = run(
+        "faithfulness",
+        imdb_model,
+        "--data",
+        imdb_archive,
+        "--sample",
+        12,
+        "--ig-steps",
+        4,
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    for method in ("attention", "gradient_x_input", "integrated_gradients", "random"):
+        assert method in result.stdout
+    report = json.loads(out.read_text())
+    assert report["n"] == 12 and set(report["methods"]) == {
+        "attention",
+        "gradient_x_input",
+        "integrated_gradients",
+        "random",
+    }
+    result = run(
+        "faithfulness", imdb_model, "--data", imdb_archive, "--sample", 6, "--ig-steps", 2, "--json"
+    )
+    assert json.loads(result.stdout)["n"] == 6

@@ -54,7 +54,7 @@ def test_compare_record_has_what_metrics_json_promises(sentiment_csv, tmp_path):
         out=tmp_path / "run",
         progress=False,
         log=lambda message: None,
-    )
+    ).record
     assert set(record) >= {"settings", "data", "models"}
     for model in record["models"].values():
         for key in (

@@ -102,6 +102,14 @@ class TextClassifier:
                 )
         return results  # type: ignore[return-value]
 
+    def explain(self, texts: str | list[str]):
+        """The attention on every token, as an Explanation (a list for a list of texts) that
+        shows as coloured words in a notebook; see attnclf.explain."""
+        from .explain import explain
+
+        explanations = explain(self, texts)
+        return explanations[0] if isinstance(texts, str) else explanations
+
     # --- the model folder ---------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:

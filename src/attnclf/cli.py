@@ -4,6 +4,7 @@ prints. User mistakes come out as one `error:` line and exit status 2, never a t
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,7 +128,7 @@ def compare(
     epochs: EpochsOpt = 2,
     batch_size: BatchOpt = 128,
     max_len: MaxLenOpt = 200,
-    truncation: TruncOpt = "head+tail",
+    truncation: TruncOpt = "tail",
     vocab_size: VocabOpt = 10_000,
     lr: LrOpt = 1e-3,
     seed: SeedOpt = 0,
@@ -136,6 +137,10 @@ def compare(
     text_column: TextColOpt = "text",
     label_column: LabelColOpt = "label",
     validation_fraction: ValOpt = 0.1,
+    faithfulness: Annotated[
+        int,
+        typer.Option(min=0, help="Test texts for the faithfulness table in report.md (0: none)."),
+    ] = 200,
     quiet: QuietOpt = False,
 ) -> None:
     """Train the named models on the same data and split, and print them side by side."""
@@ -160,12 +165,13 @@ def compare(
         )
         names = [name.strip() for name in models.split(",") if name.strip()]
         log = (lambda message: None) if quiet else (lambda m: typer.echo(m, err=True))
-        record = run_compare(names, *configs, out=out, progress=not quiet, log=log)
-        write_comparison(record, out)
+        comparison = run_compare(names, *configs, out=out, progress=not quiet, log=log)
+        written = write_comparison(comparison, out, faithfulness_sample=faithfulness, log=log)
+        record = comparison.record
         typer.echo(comparison_table(record["models"]))
         typer.echo(
-            f"\nwrote {out}/metrics.json, report.md, curves.png and the models "
-            f"({', '.join(names)}) in {record['wall_seconds']:.1f} s"
+            f"\nwrote {', '.join(written)} and the models ({', '.join(names)}) into {out}; "
+            f"trained and evaluated in {record['wall_seconds']:.1f} s"
         )
 
 
@@ -181,7 +187,7 @@ def train(
     epochs: EpochsOpt = 2,
     batch_size: BatchOpt = 128,
     max_len: MaxLenOpt = 200,
-    truncation: TruncOpt = "head+tail",
+    truncation: TruncOpt = "tail",
     vocab_size: VocabOpt = 10_000,
     lr: LrOpt = 1e-3,
     seed: SeedOpt = 0,
@@ -278,21 +284,7 @@ def predict(
     from .classifier import load
 
     with user_errors():
-        inputs = list(texts or [])
-        if file is not None:
-            if not file.is_file():
-                raise AttnclfError(
-                    f"no such file: {file}; --file takes a text file, one text a line"
-                )
-            inputs += [
-                line
-                for line in file.read_text(encoding="utf-8", errors="replace").splitlines()
-                if line.strip()
-            ]
-        if not inputs and not sys.stdin.isatty():
-            inputs = [line for line in sys.stdin.read().splitlines() if line.strip()]
-        if not inputs:
-            raise AttnclfError("no text to classify; pass texts as arguments, --file F or on stdin")
+        inputs = _read_texts(texts, file)
         classifier = load(model, device)
         for prediction in classifier.predict(inputs):
             if json_output:
@@ -305,6 +297,141 @@ def predict(
                     prediction.text if len(prediction.text) <= 70 else prediction.text[:67] + "..."
                 )
                 typer.echo(f"{prediction.label}\t{prediction.probability:.4f}\t{shown}{note}")
+
+
+def _read_texts(texts: list[str] | None, file: Path | None, stdin: bool = True) -> list[str]:
+    """Texts from the arguments, then --file (one a line), else stdin when it is not a terminal."""
+    inputs = list(texts or [])
+    if file is not None:
+        if not file.is_file():
+            raise AttnclfError(f"no such file: {file}; --file takes a text file, one text a line")
+        lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+        inputs += [line for line in lines if line.strip()]
+    if not inputs and stdin and not sys.stdin.isatty():
+        inputs = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    return inputs
+
+
+@app.command()
+def explain(
+    model: Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")],
+    texts: Annotated[
+        list[str] | None, typer.Argument(help="Texts to explain; none: --file, --data or stdin.")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A file with one text a line.")
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", help="Explain test examples of this data source.")
+    ] = None,
+    sample: Annotated[
+        int, typer.Option(min=1, help="With --data: how many test examples, right and wrong.")
+    ] = 24,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write one self-contained page.")
+    ] = None,
+    png: Annotated[Path | None, typer.Option("--png", help="Write a PNG heatmap.")] = None,
+    text_column: TextColOpt = "text",
+    label_column: LabelColOpt = "label",
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Show the attention on every word: coloured in the terminal, or as HTML or PNG."""
+    from .classifier import load
+    from .explain import explain as explain_texts
+    from .explain import render_page, render_png, to_terminal, use_color, write_html
+
+    with user_errors():
+        classifier = load(model, device)
+        if data is not None:
+            explanations = _gallery(classifier, data, sample, text_column, label_column, seed)
+        else:
+            inputs = _read_texts(texts, file)
+            if not inputs:
+                raise AttnclfError(
+                    "no text to explain; pass texts as arguments, --file F, --data PATH or stdin"
+                )
+            explanations = explain_texts(classifier, inputs)
+        if html is not None:
+            write_html(html, render_page(explanations, f"attnclf explain: {model}"))
+            typer.echo(f"wrote {html} ({len(explanations)} texts)", err=True)
+        if png is not None:
+            render_png(explanations, png)
+            typer.echo(f"wrote {png} ({len(explanations)} texts)", err=True)
+        if html is None and png is None:
+            color = use_color(sys.stdout)
+            width = shutil.get_terminal_size((100, 24)).columns
+            for explanation in explanations:
+                typer.echo(to_terminal(explanation, color=color, width=width) + "\n")
+
+
+def _gallery(classifier, data: str, sample: int, text_column: str, label_column: str, seed: int):
+    """`sample` test examples spread over right and wrong, confident and unsure."""
+    import numpy as np
+
+    from .data import load_evaluation_examples
+    from .evaluate import predict_logits, probabilities
+    from .explain import explain as explain_texts
+    from .explain import sample_for_gallery
+
+    pool_size = max(sample * 50, 2000)
+    examples, _ = load_evaluation_examples(
+        DataConfig(data, text_column, label_column, limit=pool_size, seed=seed),
+        classifier.label_names,
+    )
+    logits = predict_logits(
+        classifier.model, classifier.encode(examples.texts), 512, classifier.device
+    )
+    probs = probabilities(logits)  # (N, K)
+    p_true = probs[np.arange(len(examples)), examples.labels]
+    right = probs.argmax(axis=1) == examples.labels
+    chosen = sample_for_gallery(p_true, right, sample, seed)
+    return explain_texts(
+        classifier,
+        [examples.texts[i] for i in chosen],
+        [classifier.label_names[examples.labels[i]] for i in chosen],
+    )
+
+
+@app.command()
+def faithfulness(
+    model: Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")],
+    data: DataOpt = None,
+    sample: Annotated[int, typer.Option(min=1, help="Test examples to measure on.")] = 500,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the JSON report to this file.")
+    ] = None,
+    ig_steps: Annotated[int, typer.Option(min=2, help="Integrated-gradients steps.")] = 32,
+    text_column: TextColOpt = "text",
+    label_column: LabelColOpt = "label",
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+) -> None:
+    """How faithful is each explanation: ERASER comprehensiveness and sufficiency of attention,
+    gradient x input, integrated gradients and random, and their rank agreement."""
+    from .classifier import load
+    from .data import load_evaluation_examples
+    from .faithfulness import FAITHFULNESS_EXPLAINED, faithfulness_report, faithfulness_table
+    from .files import write_json
+
+    with user_errors():
+        classifier = load(model, device)
+        examples, name = load_evaluation_examples(
+            DataConfig(data, text_column, label_column, limit=sample, seed=seed),
+            classifier.label_names,
+        )
+        texts = [text for text in examples.texts if text.strip()]
+        report = faithfulness_report(classifier, texts, seed=seed, ig_steps=ig_steps)
+        report["model"], report["data"] = str(model), name
+        if out is not None:
+            write_json(out, report)
+        if json_output:
+            typer.echo(json.dumps(report))
+            return
+        typer.echo(f"{model} on {len(texts)} test texts of {name}\n")
+        typer.echo(faithfulness_table(report))
+        typer.echo("\n" + FAITHFULNESS_EXPLAINED)
 
 
 def main() -> None:

@@ -152,8 +152,8 @@ def compare(
     out: Path | None,
     progress: bool = True,
     log=print,
-) -> dict:
-    """Train every named model on the same data and split; the record metrics.json holds."""
+) -> Comparison:
+    """Train every named model on the same data and split, and evaluate each on the test split."""
     check_model_names(names)
     start = time.perf_counter()
     data = prepare_data(data_config, text_config)
@@ -164,17 +164,17 @@ def compare(
         f" (prepared in {data.seconds:.1f} s)"
     )
     summary["train_padding_share"] = round(padding_share(data.train, train_config.batch_size), 4)
-    models = {}
+    models, classifiers = {}, {}
     for name in names:
         log(f"training {name} on {resolve_device(train_config.device)}")
-        _, models[name] = train_model(
+        classifiers[name], models[name] = train_model(
             name, data, train_config, out / name if out else None, progress
         )
         log(
             f"{name}: test accuracy {models[name]['test_accuracy']:.4f} "
             f"in {models[name]['train_seconds']:.1f} s"
         )
-    return {
+    record = {
         "settings": {
             "models": names,
             "data": to_dict(data_config),
@@ -187,3 +187,13 @@ def compare(
         "models": models,
         "wall_seconds": round(time.perf_counter() - start, 2),
     }
+    return Comparison(record, classifiers, data)
+
+
+@dataclass
+class Comparison:
+    """What `compare` produced: the metrics record, the trained classifiers and their data."""
+
+    record: dict
+    classifiers: dict[str, TextClassifier]
+    data: PreparedData

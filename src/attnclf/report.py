@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .files import atomic_write, write_json, write_text
+
+if TYPE_CHECKING:
+    from .experiment import Comparison
 
 COLUMNS = [
     ("test accuracy", "test_accuracy", "{:.4f}"),
@@ -119,8 +125,74 @@ def plot_curves(models: dict[str, dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_comparison(record: dict, out: Path) -> None:
+def attention_comparison_page(comparison: Comparison, sample: int = 12, seed: int = 0) -> str:
+    """The same test reviews under every compared model, side by side; the reviews are chosen
+    by the first model's answers, spread over right and wrong, confident and unsure."""
+    from .evaluate import predict_logits, probabilities
+    from .explain import explain, render_comparison_page, sample_for_gallery
+
+    test, label_names = comparison.data.test, comparison.data.dataset.label_names
+    texts = comparison.data.dataset.test.texts
+    first = next(iter(comparison.classifiers.values()))
+    probs = probabilities(predict_logits(first.model, test, 512, first.device))  # (N, K)
+    p_true = probs[np.arange(len(test)), test.labels]
+    chosen = [
+        i
+        for i in sample_for_gallery(p_true, probs.argmax(1) == test.labels, sample, seed)
+        if texts[i].strip()
+    ]
+    truths = [label_names[test.labels[i]] for i in chosen]
+    columns = [
+        explain(classifier, [texts[i] for i in chosen], truths)
+        for classifier in comparison.classifiers.values()
+    ]
+    rows = [list(row) for row in zip(*columns, strict=True)]
+    return render_comparison_page(
+        rows, list(comparison.classifiers), "attnclf compare: the same reviews, every model"
+    )
+
+
+def measure_faithfulness(comparison: Comparison, sample: int, log=print) -> dict[str, dict]:
+    """The faithfulness report of every model on the same `sample` test texts."""
+    from .faithfulness import faithfulness_report
+
+    texts = comparison.data.dataset.test.texts
+    chosen = np.random.default_rng(0).permutation(len(texts))[:sample]
+    chosen = [int(i) for i in np.sort(chosen) if texts[i].strip()]
+    reports = {}
+    for name, classifier in comparison.classifiers.items():
+        log(f"faithfulness of {name} on {len(chosen)} test texts")
+        reports[name] = faithfulness_report(classifier, [texts[i] for i in chosen])
+    return reports
+
+
+def faithfulness_section(reports: dict[str, dict]) -> str:
+    from .faithfulness import FAITHFULNESS_EXPLAINED, faithfulness_table
+
+    lines = ["## Faithfulness of the explanations", "", FAITHFULNESS_EXPLAINED, ""]
+    for name, report in reports.items():
+        lines += [f"### {name} ({report['n']} test texts)", "", faithfulness_table(report), ""]
+    return "\n".join(lines)
+
+
+def write_comparison(
+    comparison: Comparison, out: Path, faithfulness_sample: int = 0, log=print
+) -> list[str]:
+    """metrics.json, report.md, curves.png and attention.html in `out`; the names written."""
+    from .explain import write_html
+
+    record = comparison.record
     out.mkdir(parents=True, exist_ok=True)
+    if faithfulness_sample and len(comparison.data.test):
+        record["faithfulness"] = measure_faithfulness(comparison, faithfulness_sample, log)
     write_json(out / "metrics.json", record)
-    write_text(out / "report.md", markdown_report(record))
+    report = markdown_report(record)
+    if "faithfulness" in record:
+        report += "\n" + faithfulness_section(record["faithfulness"])
+    write_text(out / "report.md", report)
     plot_curves(record["models"], out / "curves.png")
+    written = ["metrics.json", "report.md", "curves.png"]
+    if len(comparison.data.test):
+        write_html(out / "attention.html", attention_comparison_page(comparison))
+        written.append("attention.html")
+    return written

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim import swa_utils
 from tqdm import tqdm
 
 from .batches import EncodedTexts, iterate_batches
@@ -77,6 +79,22 @@ def fit(
 
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = -(-len(train) // config.batch_size)
+    total_steps = max(steps_per_epoch * config.epochs, 1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        (lambda step: 1.0 - step / total_steps)
+        if config.lr_schedule == "linear"
+        else (lambda step: 1.0),
+    )
+    averaged = (
+        swa_utils.AveragedModel(
+            model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(config.ema_decay)
+        )
+        if config.ema_decay
+        else None
+    )
+    evaluated = averaged.module if averaged is not None else model
     rng = np.random.default_rng(config.seed)
     result = FitResult()
     best_key, best_state = None, None
@@ -87,7 +105,7 @@ def fit(
         total_loss = total_correct = seen = 0
         bar = tqdm(
             iterate_batches(train, config.batch_size, shuffle=True, rng=rng),
-            total=-(-len(train) // config.batch_size),
+            total=steps_per_epoch,
             desc=f"epoch {epoch}/{config.epochs}",
             unit="batch",
             disable=not progress or None,
@@ -106,6 +124,9 @@ def fit(
             if config.grad_clip:
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
+            scheduler.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             size = len(batch.index)
             total_loss += loss.item() * size
             total_correct += (predicted_labels(output.logits) == batch.labels).sum().item()
@@ -121,7 +142,7 @@ def fit(
             "samples_per_s": seen / train_seconds,
         }
         if len(validation):
-            logits = predict_logits(model, validation, config.batch_size * 4, device)
+            logits = predict_logits(evaluated, validation, config.batch_size * 4, device)
             labels = torch.from_numpy(validation.labels)
             record["val_loss"] = classification_loss(logits, labels).item()
             record["val_accuracy"] = (predicted_labels(logits) == labels).float().mean().item()
@@ -130,7 +151,7 @@ def fit(
             key = (epoch, 0.0)
         if best_key is None or key > best_key:
             best_key, result.best_epoch = key, epoch
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = copy.deepcopy(evaluated.state_dict())
         result.history.append(record)
         if progress:
             shown = ", ".join(
@@ -138,7 +159,9 @@ def fit(
                 for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
                 if name in record
             )
-            tqdm.write(f"epoch {epoch}/{config.epochs}: {shown} ({train_seconds:.1f} s)")
+            tqdm.write(
+                f"epoch {epoch}/{config.epochs}: {shown} ({train_seconds:.1f} s)", file=sys.stderr
+            )
         if on_epoch_end is not None:
             on_epoch_end(record)
     result.train_seconds = time.perf_counter() - started

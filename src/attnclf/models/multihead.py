@@ -8,7 +8,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import ClassifierOutput, MultiHeadAttentionPooling, RecurrentEncoder, lengths_to_mask
+from .layers import (
+    ClassifierHead,
+    ClassifierOutput,
+    MultiHeadAttentionPooling,
+    RecurrentEncoder,
+    lengths_to_mask,
+)
 
 
 @dataclass
@@ -35,12 +41,12 @@ class MultiHeadClassifier(nn.Module):
         )
         self.attention = MultiHeadAttentionPooling(config.hidden_size, config.num_heads)
         self.dropout = nn.Dropout(config.dropout)
-        self.output = nn.Linear(config.hidden_size, config.num_outputs)
+        self.head = ClassifierHead(self.attention.output_size, config.num_outputs, config.dropout)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
         mask = lengths_to_mask(lengths, ids.shape[1])  # (B, T)
         embedded = self.dropout(self.embedding(ids))  # (B, T, E)
         states = self.encoder(embedded, lengths)  # (B, T, H)
-        pooled, head_weights = self.attention(states, mask)  # (B, H), (B, nh, T)
-        logits = self.output(self.dropout(pooled))  # (B, C)
+        pooled, head_weights = self.attention(states, mask)  # (B, nh * H), (B, nh, T)
+        logits = self.head(pooled)  # (B, C)
         return ClassifierOutput(logits, head_weights.mean(dim=1), head_weights)

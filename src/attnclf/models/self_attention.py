@@ -8,7 +8,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import AdditiveAttentionPooling, ClassifierOutput, RecurrentEncoder, lengths_to_mask
+from .layers import (
+    AdditiveAttentionPooling,
+    ClassifierHead,
+    ClassifierOutput,
+    RecurrentEncoder,
+    lengths_to_mask,
+)
 
 
 @dataclass
@@ -35,12 +41,12 @@ class SelfAttentionClassifier(nn.Module):
         )
         self.attention = AdditiveAttentionPooling(self.encoder.output_size, config.attention_size)
         self.dropout = nn.Dropout(config.dropout)
-        self.output = nn.Linear(self.encoder.output_size, config.num_outputs)
+        self.head = ClassifierHead(self.encoder.output_size, config.num_outputs, config.dropout)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
         mask = lengths_to_mask(lengths, ids.shape[1])  # (B, T)
         embedded = self.dropout(self.embedding(ids))  # (B, T, E)
         states = self.encoder(embedded, lengths)  # (B, T, 2H)
         pooled, weights = self.attention(states, mask)  # (B, 2H), (B, T)
-        logits = self.output(self.dropout(pooled))  # (B, C)
+        logits = self.head(pooled)  # (B, C)
         return ClassifierOutput(logits, weights)

@@ -1,0 +1,647 @@
+"""Attention -> per-token weights -> terminal, HTML and PNG views of what a model read.
+
+An Explanation holds one text as the model saw it (tokens after truncation) with the pooling
+attention on each token: one row of weights, plus one row per head for multi-head models. The
+views colour each word by its weight, scaled per row by the row's largest weight so that a
+200-token review, whose weights are all small, is not uniformly pale. The scale never drops
+below three times an even share (3/T, at most 1): otherwise near-even attention, as from an
+untrained model, would paint every word the darkest colour. The weights themselves (in
+tooltips, in the plain terminal view) are the model's own, renormalised to sum to 1.
+
+Attention weights show where the pooling looked, not why the model decided (Jain & Wallace
+2019, "Attention is not Explanation"); the views say "attention", never "importance".
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import textwrap
+import unicodedata
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import numpy as np
+
+from .files import atomic_write, write_text
+from .text import tokenize
+
+if TYPE_CHECKING:
+    from .classifier import Prediction, TextClassifier
+
+# One colour ramp for every view: white (no attention) through amber to a deep orange at the
+# row's largest weight. Orange carries no sentiment, unlike red/green.
+RAMP: list[tuple[float, tuple[int, int, int]]] = [
+    (0.0, (255, 255, 255)),
+    (0.5, (253, 174, 97)),
+    (1.0, (179, 48, 0)),
+]
+# The darkest colour needs at least this many even shares (1/T each) of the attention.
+EVEN_SHARES = 3.0
+LEGEND = (
+    "colour: attention weight relative to the largest weight in the same row "
+    f"(darkest = the row's maximum, or {EVEN_SHARES:g} even shares if no word gets that much); "
+    "each row's weights sum to 1"
+)
+
+
+@dataclass
+class Explanation:
+    """One text, the tokens the model read, and the attention on each of them."""
+
+    text: str
+    tokens: list[str]  # what the model read, after truncation
+    weights: list[float]  # (T,) one per token, sums to 1; the mean over heads for multi-head
+    label: str  # predicted
+    probability: float  # of the predicted label
+    probabilities: dict[str, float]
+    label_names: list[str]
+    truncated: bool
+    model_name: str
+    head_weights: list[list[float]] | None = None  # (nh, T), each row sums to 1
+    true_label: str | None = None  # known for test reviews
+
+    @classmethod
+    def from_prediction(
+        cls,
+        prediction: Prediction,
+        label_names: Sequence[str],
+        model_name: str,
+        true_label: str | None = None,
+    ) -> Explanation:
+        heads = prediction.head_attention
+        return cls(
+            text=prediction.text,
+            tokens=list(prediction.tokens),
+            weights=_sum_to_one(prediction.attention),
+            label=prediction.label,
+            probability=float(prediction.probability),
+            probabilities=dict(prediction.probabilities),
+            label_names=list(label_names),
+            truncated=bool(prediction.truncated),
+            model_name=model_name,
+            head_weights=[_sum_to_one(row) for row in heads] if heads is not None else None,
+            true_label=true_label,
+        )
+
+    @property
+    def correct(self) -> bool | None:
+        """Whether the prediction matches the true label; None when that is unknown."""
+        return None if self.true_label is None else self.label == self.true_label
+
+    def rows(self) -> list[tuple[str, list[float]]]:
+        """(name, weights) per row to draw: the mean and then each head, or the one row."""
+        if not self.head_weights:
+            return [("attention", self.weights)]
+        heads = [(f"head {h}", row) for h, row in enumerate(self.head_weights, start=1)]
+        return [("mean", self.weights), *heads]
+
+    def cut(self) -> tuple[int, int] | None:
+        """Where the text was cut, as (position among `tokens`, number of tokens left out), or
+        None when it was not. Found by matching the full tokenization, so it works for every
+        truncation mode ("head" cuts at the end, "tail" at the start, "head+tail" inside)."""
+        if not self.truncated:
+            return None
+        full, n = tokenize(self.text), len(self.tokens)
+        dropped = len(full) - n
+        if dropped <= 0:
+            return (n, 0)
+        for position in (n // 4, n, 0, *range(n + 1)):
+            if (
+                self.tokens[:position] == full[:position]
+                and self.tokens[position:] == full[len(full) - (n - position) :]
+            ):
+                return (position, dropped)
+        return (n, dropped)
+
+    def _repr_html_(self) -> str:
+        return to_html_fragment(self) + _legend_html()
+
+
+def explain(
+    classifier: TextClassifier,
+    texts: str | Sequence[str],
+    true_labels: Sequence[str | None] | None = None,
+) -> list[Explanation]:
+    """One Explanation per text, in order, from `classifier.predict`."""
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    labels = [None] * len(texts) if true_labels is None else list(true_labels)
+    if len(labels) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} true labels")
+    predictions = classifier.predict(texts)
+    return [
+        Explanation.from_prediction(p, classifier.label_names, classifier.architecture, truth)
+        for p, truth in zip(predictions, labels, strict=True)
+    ]
+
+
+def _sum_to_one(row: Sequence[float]) -> list[float]:
+    values = np.asarray(row, dtype=np.float64)
+    total = values.sum()
+    if not np.isfinite(total) or total <= 0:
+        return [1.0 / len(values)] * len(values) if len(values) else []
+    return (values / total).tolist()
+
+
+# --- colours --------------------------------------------------------------------------------
+
+
+def colour(intensity: float) -> tuple[int, int, int]:
+    """The ramp's colour at `intensity` in [0, 1]."""
+    t = min(max(float(intensity), 0.0), 1.0)
+    for (t0, c0), (t1, c1) in zip(RAMP, RAMP[1:], strict=False):  # neighbouring stops
+        if t <= t1:
+            f = (t - t0) / (t1 - t0)
+            r, g, b = (round(a + (b - a) * f) for a, b in zip(c0, c1, strict=True))
+            return r, g, b
+    return RAMP[-1][1]
+
+
+def _is_dark(rgb: tuple[int, int, int]) -> bool:
+    """Whether white text reads better than black on `rgb` (WCAG relative luminance)."""
+
+    def linear(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.04045 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = map(linear, rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.2
+
+
+def _intensities(weights: Sequence[float]) -> list[float]:
+    """Each weight over the row's scale: its largest weight, or EVEN_SHARES / T if that is
+    larger (capped at 1, the most a weight can be)."""
+    if not weights:
+        return []
+    scale = max(max(weights), min(1.0, EVEN_SHARES / len(weights)))
+    return [w / scale for w in weights]
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+# --- terminal -------------------------------------------------------------------------------
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour only for a terminal that wants it: a tty, NO_COLOR unset or empty
+    (https://no-color.org), and TERM not "dumb"."""
+    isatty = getattr(stream, "isatty", None)
+    if isatty is None or not isatty():
+        return False
+    return not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _printable(text: str) -> str:
+    """Drop control characters, so a label or model name cannot send escape codes."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cc")
+
+
+def _header(explanation: Explanation) -> str:
+    e = explanation
+    parts = [
+        _printable(e.model_name),
+        f"predicted {_printable(e.label)} (p={e.probability:.3f})",
+    ]
+    if e.true_label is not None:
+        parts.append(f"true {_printable(e.true_label)} ({'right' if e.correct else 'wrong'})")
+    parts.append("labels: " + ", ".join(_printable(name) for name in e.label_names))
+    return " | ".join(parts)
+
+
+def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
+    """The explanation as lines for a terminal, wrapped at `width` columns.
+
+    With `color`, each word gets a 24-bit background by its weight (scaled per row) and a
+    black or white foreground that reads on it; without, each word is `word(0.123)` and the
+    text has no escape codes at all. Multi-head models get the mean row and one row per head.
+    """
+    e = explanation
+    lines = [_header(e)]
+    if e.truncated:
+        lines.append(f"[truncated at {len(e.tokens)} tokens]")
+    rows = e.rows()
+    label_width = max(len(name) for name, _ in rows) + 2 if len(rows) > 1 else 0
+    cut = e.cut()
+    for name, weights in rows:
+        cells: list[tuple[int, str]] = []  # (visible width, what is printed)
+        for i, (token, weight, level) in enumerate(
+            zip(e.tokens, weights, _intensities(weights), strict=True)
+        ):
+            if cut is not None and cut[1] and i == cut[0]:
+                cells.append(_cut_cell(cut[1]))
+            if color:
+                rgb = colour(level)
+                fg = "255;255;255" if _is_dark(rgb) else "0;0;0"
+                shown = f"\x1b[48;2;{rgb[0]};{rgb[1]};{rgb[2]}m\x1b[38;2;{fg}m{token}\x1b[0m"
+                cells.append((len(token), shown))
+            else:
+                plain = f"{token}({weight:.3f})"
+                cells.append((len(plain), plain))
+        if cut is not None and cut[1] and cut[0] == len(e.tokens):
+            cells.append(_cut_cell(cut[1]))
+        lines.extend(_wrap(cells, name.ljust(label_width) if label_width else "", width))
+    legend = LEGEND if color else "word(weight): attention weight per token; each row sums to 1"
+    lines.extend(textwrap.wrap(legend, width))
+    return "\n".join(lines)
+
+
+def _cut_cell(dropped: int) -> tuple[int, str]:
+    text = f"[... {dropped} tokens cut ...]"
+    return len(text), text
+
+
+def _wrap(cells: list[tuple[int, str]], label: str, width: int) -> list[str]:
+    """Cells joined by spaces into lines of at most `width` visible columns (a longer cell gets
+    a line of its own); the first line starts with `label`, the rest are indented to match."""
+    indent = " " * len(label)
+    lines: list[str] = []
+    current: list[str] = []
+    used = 0
+    for size, shown in cells:
+        if current and len(indent) + used + 1 + size > width:
+            lines.append(" ".join(current))
+            current, used = [], 0
+        used += size + (1 if current else 0)
+        current.append(shown)
+    lines.append(" ".join(current))
+    return [(label if i == 0 else indent) + line for i, line in enumerate(lines)]
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+# Inline styles only: a fragment must look the same in a notebook, where a page's <style> is
+# absent, as on the page.
+_BOX = (
+    "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1f2328;"
+    "background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;"
+    "margin:0 0 14px 0;"
+)
+_WORDS = "font-size:15px;line-height:1.95;overflow-wrap:anywhere;"
+_ROW_NAME = "flex:0 0 4.5em;color:#57606a;font-size:12px;padding-top:4px;"
+_MARKER = (
+    "display:inline-block;font-size:12px;color:#57606a;border:1px dashed #8c959f;"
+    "border-radius:3px;padding:0 5px;margin:0 2px;line-height:1.5;"
+)
+_BADGE = "font-size:12px;border-radius:10px;padding:1px 8px;margin-left:4px;"
+
+
+def _span(token: str, weight: float, level: float) -> str:
+    rgb = colour(level)
+    text_colour = "color:#fff;" if _is_dark(rgb) else ""
+    return (
+        f'<span title="{weight:.6f}" style="background:{_hex(rgb)};{text_colour}'
+        f'padding:1px 2px;border-radius:3px">{html.escape(token)}</span>'
+    )
+
+
+def _words_html(
+    explanation: Explanation, weights: Sequence[float], cut: tuple[int, int] | None
+) -> str:
+    marker = (
+        f'<span style="{_MARKER}">&#8943; {cut[1]} tokens cut &#8943;</span>'
+        if cut is not None and cut[1]
+        else ""
+    )
+    pieces = [
+        _span(token, weight, level)
+        for token, weight, level in zip(
+            explanation.tokens, weights, _intensities(weights), strict=True
+        )
+    ]
+    if marker:
+        pieces.insert(cut[0], marker)  # type: ignore[index]
+    return " ".join(pieces)
+
+
+def _header_html(explanation: Explanation) -> str:
+    e = explanation
+    parts = [
+        f"<strong>{html.escape(e.model_name)}</strong>",
+        f"predicted <strong>{html.escape(e.label)}</strong> (p = {e.probability:.3f})",
+    ]
+    if e.true_label is not None:
+        if e.correct:
+            badge = f'<span style="{_BADGE}background:#dafbe1;color:#1a7f37">&#10003; right</span>'
+        else:
+            badge = f'<span style="{_BADGE}background:#ffebe9;color:#cf222e">&#10007; wrong</span>'
+        parts.append(f"true <strong>{html.escape(e.true_label)}</strong>{badge}")
+    if e.truncated:
+        parts.append(f'<span style="{_MARKER}">truncated at {len(e.tokens)} tokens</span>')
+    probabilities = " &middot; ".join(
+        f"{html.escape(name)} {e.probabilities.get(name, float('nan')):.3f}"
+        for name in e.label_names
+    )
+    return (
+        f'<div style="font-size:14px;margin-bottom:6px">{" &middot; ".join(parts)}</div>'
+        f'<div style="font-size:12px;color:#57606a;margin-bottom:8px">'
+        f"probabilities: {probabilities}</div>"
+    )
+
+
+def _fragment(explanation: Explanation, with_text: bool) -> str:
+    rows, cut = explanation.rows(), explanation.cut()
+    body = []
+    for number, (name, weights) in enumerate(rows):
+        words = f'<div style="{_WORDS}">{_words_html(explanation, weights, cut)}</div>'
+        if len(rows) > 1:
+            divider = "border-top:1px solid #eaeef2;padding-top:4px;" if number else ""
+            body.append(
+                f'<div style="display:flex;gap:8px;margin-bottom:4px;{divider}">'
+                f'<div style="{_ROW_NAME}">{html.escape(name)}</div>{words}</div>'
+            )
+        else:
+            body.append(words)
+    text = (
+        '<details style="margin-top:6px;font-size:13px;color:#57606a">'
+        "<summary>original text</summary>"
+        f'<div style="white-space:pre-wrap;margin-top:4px">{html.escape(explanation.text)}</div>'
+        "</details>"
+        if with_text
+        else ""
+    )
+    return (
+        f'<div class="attnclf-explanation" style="{_BOX}">'
+        f"{_header_html(explanation)}{''.join(body)}{text}</div>"
+    )
+
+
+def to_html_fragment(explanation: Explanation) -> str:
+    """One example as a self-styled <div>: header, coloured words (a tooltip gives each exact
+    weight), a row per head for multi-head models, and the original text folded away."""
+    return _fragment(explanation, with_text=True)
+
+
+def _legend_html() -> str:
+    stops = ", ".join(f"{_hex(rgb)} {t * 100:.0f}%" for t, rgb in RAMP)
+    return (
+        '<div class="attnclf-legend" style="display:flex;flex-wrap:wrap;align-items:center;'
+        "gap:4px 8px;font-family:system-ui,sans-serif;font-size:12px;color:#57606a;"
+        'margin:0 0 14px 0"><span>0</span>'
+        f'<span style="display:inline-block;width:180px;height:12px;border:1px solid #d0d7de;'
+        f'background:linear-gradient(to right, {stops})"></span>'
+        '<span style="white-space:nowrap;margin-right:8px">row max</span>'
+        f"<span>{html.escape(LEGEND)}; hover a word for its exact weight</span></div>"
+    )
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ margin: 24px auto; max-width: {max_width}; padding: 0 16px; background: #f6f8fa;
+  font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1f2328; }}
+h1 {{ font-size: 22px; margin: 0 0 10px 0; }}
+h2 {{ font-size: 16px; margin: 22px 0 8px 0; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+{body}
+</body>
+</html>
+"""
+
+
+def render_page(explanations: Sequence[Explanation], title: str) -> str:
+    """One self-contained HTML page (inline CSS, nothing fetched) with every explanation."""
+    body = _legend_html() + "\n".join(to_html_fragment(e) for e in explanations)
+    return _PAGE.format(title=html.escape(title), max_width="1100px", body=body)
+
+
+def render_comparison_page(
+    rows: Sequence[Sequence[Explanation]], model_names: Sequence[str], title: str
+) -> str:
+    """The same texts under several models: one row per text, one column per model."""
+    columns = len(model_names)
+    for number, row in enumerate(rows, start=1):
+        if len(row) != columns:
+            raise ValueError(f"row {number} has {len(row)} explanations for {columns} models")
+    grid = (
+        f"display:grid;grid-template-columns:repeat({columns}, minmax(0, 1fr));"
+        "gap:12px;align-items:start"
+    )
+    heading = "".join(
+        f'<div style="font-weight:600;font-size:14px">{html.escape(name)}</div>'
+        for name in model_names
+    )
+    # The model names stay in view while the rows scroll past.
+    sticky = "position:sticky;top:0;z-index:1;background:#f6f8fa;padding:6px 0;"
+    sections = [_legend_html(), f'<div style="{grid};{sticky}">{heading}</div>']
+    for number, row in enumerate(rows, start=1):
+        first = row[0] if row else None
+        truth = (
+            f" &middot; true label <strong>{html.escape(first.true_label)}</strong>"
+            if first is not None and first.true_label is not None
+            else ""
+        )
+        text = (
+            '<details style="margin:0 0 8px 0;font-size:13px;color:#57606a">'
+            "<summary>original text</summary>"
+            f'<div style="white-space:pre-wrap;margin-top:4px">{html.escape(first.text)}</div>'
+            "</details>"
+            if first is not None
+            else ""
+        )
+        cells = "".join(_fragment(e, with_text=False) for e in row)
+        sections.append(
+            f"<section><h2>Text {number}{truth}</h2>{text}"
+            f'<div style="{grid}">{cells}</div></section>'
+        )
+    width = "1100px" if columns <= 1 else f"{min(560 * columns, 1900)}px"
+    return _PAGE.format(title=html.escape(title), max_width=width, body="\n".join(sections))
+
+
+def write_html(path: str | Path, html_text: str) -> None:
+    """Write a page atomically: a crash leaves the old page or the new one."""
+    write_text(path, html_text)
+
+
+# --- PNG ------------------------------------------------------------------------------------
+
+# The figure is laid out in points, in a monospaced font whose advance is known
+# (DejaVu Sans Mono: 1233/2048 em), so words wrap without asking the renderer for sizes.
+_FONT = 10.5
+_CHAR = _FONT * 1233 / 2048
+_LINE = _FONT * 1.9
+_MARGIN = 22.0
+_FIG_WIDTH = 12 * 72.0
+
+
+def _layout_words(
+    tokens: Sequence[str], weights: Sequence[float], cut: tuple[int, int] | None, width: float
+) -> list[tuple[float, int, str, float | None]]:
+    """(x, line, text, intensity) per box, lines wrapped at `width` points; the intensity is
+    None for the marker where the text was cut."""
+    items: list[tuple[str, float | None]] = list(zip(tokens, _intensities(weights), strict=True))
+    if cut is not None and cut[1]:
+        items.insert(cut[0], (f"\u22ef {cut[1]} tokens cut \u22ef", None))
+    max_chars = max(int(width / _CHAR) - 2, 4)
+    boxes = []
+    x, line = 0.0, 0
+    for text, level in items:
+        if len(text) > max_chars:
+            text = text[: max_chars - 1] + "\u2026"
+        if x > 0 and x + _box_width(text) > width:
+            x, line = 0.0, line + 1
+        boxes.append((x, line, text, level))
+        x += _box_width(text) + 0.45 * _CHAR
+    return boxes
+
+
+def _box_width(text: str) -> float:
+    return (len(text) + 0.8) * _CHAR
+
+
+def render_png(explanations: Sequence[Explanation], path: str | Path, dpi: int = 110) -> None:
+    """A figure of wrapped, coloured words per explanation (a row per head for multi-head
+    models) with a colour bar, written atomically to `path` as PNG."""
+    # A Figure on the Agg canvas, not pyplot: no global backend switch, no figure left open.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.axis("off")
+    grey = "#57606a"
+    mono = dict(family="DejaVu Sans Mono", fontsize=_FONT, ha="center", va="center")
+
+    def text(x: float, y: float, s: str, **style) -> None:
+        ax.text(x, y, s, parse_math=False, **style)  # "$" in a label is not mathtext
+
+    label_width = 7 * _CHAR if any(e.head_weights for e in explanations) else 0.0
+    words_width = _FIG_WIDTH - 2 * _MARGIN - label_width
+    y = _MARGIN  # points from the top edge; the axes' y axis runs downwards
+    for e in explanations:
+        truth = ""
+        if e.true_label is not None:
+            truth = f" | true {e.true_label} \u2014 {'right' if e.correct else 'wrong'}"
+        title = f"{e.model_name} | predicted {e.label} (p = {e.probability:.3f}){truth}"
+        text(_MARGIN, y, title, fontsize=12, weight="bold", va="top")
+        y += 1.05 * _LINE
+        probs = ", ".join(f"{n} {e.probabilities.get(n, float('nan')):.3f}" for n in e.label_names)
+        cut_note = f" | truncated at {len(e.tokens)} tokens" if e.truncated else ""
+        text(_MARGIN, y, f"probabilities: {probs}{cut_note}", fontsize=9.5, color=grey, va="top")
+        y += 1.1 * _LINE
+        rows, cut = e.rows(), e.cut()
+        for name, weights in rows:
+            if len(rows) > 1:
+                text(_MARGIN, y + _LINE / 2, name, fontsize=9, color=grey, va="center")
+            boxes = _layout_words(e.tokens, weights, cut, words_width)
+            for x, line, word, level in boxes:
+                left, top, width = _MARGIN + label_width + x, y + line * _LINE, _box_width(word)
+                middle = (left + width / 2, top + _LINE / 2)
+                if level is None:  # where the text was cut
+                    box = Rectangle((left, top + 2), width, _LINE - 4, fill=False)
+                    box.set(edgecolor="#8c959f", linestyle="--", linewidth=0.8)
+                    ax.add_patch(box)
+                    text(*middle, word, color=grey, **mono)
+                    continue
+                rgb = colour(level)
+                ax.add_patch(Rectangle((left, top + 2), width, _LINE - 4, facecolor=_hex(rgb)))
+                text(*middle, word, color="white" if _is_dark(rgb) else "black", **mono)
+            y += (boxes[-1][1] + 1) * _LINE if boxes else _LINE
+            y += 0.35 * _LINE if len(rows) > 1 else 0
+        y += 0.6 * _LINE
+        ax.plot([_MARGIN, _FIG_WIDTH - _MARGIN], [y, y], color="#d0d7de", linewidth=0.8)
+        y += 0.6 * _LINE
+
+    height = y + 3.2 * _LINE + _MARGIN / 2
+    fig.set_size_inches(_FIG_WIDTH / 72, height / 72)
+    ax.set_xlim(0, _FIG_WIDTH)
+    ax.set_ylim(height, 0)
+    bar = fig.add_axes(
+        (_MARGIN / _FIG_WIDTH, 1 - (y + 1.9 * _LINE) / height, 0.35, 0.7 * _LINE / height)
+    )
+    cmap = LinearSegmentedColormap.from_list(
+        "attnclf", [(t, tuple(c / 255 for c in rgb)) for t, rgb in RAMP]
+    )
+    colorbar = fig.colorbar(
+        ScalarMappable(Normalize(0, 1), cmap), cax=bar, orientation="horizontal"
+    )
+    colorbar.set_ticks([0, 0.5, 1], labels=["0", "half the row max", "row max"])
+    colorbar.ax.tick_params(labelsize=8.5)
+    bar.set_title(
+        f"attention weight relative to the largest in its row, or to {EVEN_SHARES:g}/T if larger"
+        " (T tokens; each row sums to 1)",
+        fontsize=9,
+        loc="left",
+    )
+    # Agg draws at most 2^16 pixels a side: a very long gallery is drawn at a lower dpi.
+    dpi = min(dpi, int(60000 / (height / 72)))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing")  # scripts the font lacks
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+
+
+# --- choosing examples ----------------------------------------------------------------------
+
+
+def sample_for_gallery(
+    probabilities_of_true_label: Sequence[float] | np.ndarray,
+    predicted_correct: Sequence[bool] | np.ndarray,
+    n: int,
+    seed: int = 0,
+) -> list[int]:
+    """Indices of `n` examples spread over four groups, a quarter each: right and confident,
+    right and unsure, wrong and confident, wrong and unsure (in that order). "Confident" is
+    the more extreme half of its group by the probability of the true label (high when right,
+    low when wrong). A short group's share is filled at random from the others' leftovers.
+    The same seed gives the same indices."""
+    p_true = np.asarray(probabilities_of_true_label, dtype=np.float64)
+    right = np.asarray(predicted_correct, dtype=bool)
+    if p_true.shape != right.shape or p_true.ndim != 1:
+        raise ValueError(
+            f"{p_true.shape} probabilities but {right.shape} right/wrong flags; give one each"
+        )
+    rng = np.random.default_rng(seed)
+    n = max(min(n, len(p_true)), 0)
+
+    def halves(members: np.ndarray, confident_high: bool) -> tuple[np.ndarray, np.ndarray]:
+        # Sorted from the least to the most confident; a stable sort keeps ties in index order.
+        order = members[np.argsort(p_true[members] * (1 if confident_high else -1), kind="stable")]
+        split = len(order) // 2
+        return order[split:], order[:split]
+
+    right_confident, right_unsure = halves(np.flatnonzero(right), confident_high=True)
+    wrong_confident, wrong_unsure = halves(np.flatnonzero(~right), confident_high=False)
+    groups = [right_confident, right_unsure, wrong_confident, wrong_unsure]
+    shares = [n // 4 + (1 if g < n % 4 else 0) for g in range(4)]
+
+    chosen: list[list[int]] = []
+    for group, share in zip(groups, shares, strict=True):
+        picked = rng.permutation(group)[:share]
+        chosen.append(sorted(int(i) for i in picked))
+    taken = {i for group in chosen for i in group}
+    short = n - len(taken)
+    if short:
+        rest = np.array(sorted(set(range(len(p_true))) - taken), dtype=np.int64)
+        chosen.append(sorted(int(i) for i in rng.permutation(rest)[:short]))
+    return [i for group in chosen for i in group]
+
+
+__all__ = [
+    "Explanation",
+    "colour",
+    "explain",
+    "render_comparison_page",
+    "render_page",
+    "render_png",
+    "sample_for_gallery",
+    "to_html_fragment",
+    "to_terminal",
+    "use_color",
+    "write_html",
+]

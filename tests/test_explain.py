@@ -1,0 +1,401 @@
+"""The attention views: weights per token from a real (tiny) classifier, shown in a terminal,
+as a self-contained HTML page (rendered by Chromium when it is installed) and as a PNG."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+import torch
+
+from attnclf.classifier import TextClassifier
+from attnclf.config import TextConfig
+from attnclf.explain import (
+    RAMP,
+    Explanation,
+    explain,
+    render_comparison_page,
+    render_page,
+    render_png,
+    sample_for_gallery,
+    to_html_fragment,
+    to_terminal,
+    use_color,
+    write_html,
+)
+from attnclf.models import build_model, model_config
+from attnclf.text import Vocab
+
+WORDS = ["good", "bad", "film", "the", "plot"]
+TEXTS = ["Good film!", "the plot was bad, bad, bad and the film was long and dull", "plot"]
+HOSTILE = '<script>alert(1)</script> good film & "the" <b>plot</b>'
+DARKEST = RAMP[-1][1]  # the colour of each row's largest weight
+
+
+def small_classifier(name: str = "multihead", max_len: int = 6) -> TextClassifier:
+    torch.manual_seed(0)
+    vocab = Vocab(["<pad>", "<unk>", *WORDS])
+    sizes = {
+        "self-attention": dict(hidden_size=6, attention_size=4),
+        "multihead": dict(hidden_size=8, num_heads=2),
+    }
+    config = model_config(
+        name, vocab_size=len(vocab), num_outputs=1, embedding_dim=8, **sizes[name]
+    )
+    return TextClassifier(
+        name, build_model(name, config), vocab, TextConfig(max_len=max_len), ["neg", "pos"], "cpu"
+    )
+
+
+@pytest.fixture(scope="module")
+def multihead() -> list[Explanation]:
+    return explain(small_classifier("multihead"), TEXTS, true_labels=["pos", "neg", None])
+
+
+@pytest.fixture(scope="module")
+def single() -> list[Explanation]:
+    return explain(small_classifier("self-attention"), TEXTS)
+
+
+def made_up(
+    tokens: list[str], text: str | None = None, truncated: bool = False, peak: int = -1
+) -> Explanation:
+    """An Explanation with chosen tokens and 60% of the attention on one of them, for what an
+    untrained model cannot produce."""
+    weights = np.full(len(tokens), 0.4 / max(len(tokens) - 1, 1))
+    weights[peak] = 0.6
+    return Explanation(
+        text=" ".join(tokens) if text is None else text,
+        tokens=tokens,
+        weights=(weights / weights.sum()).tolist(),
+        label="pos",
+        probability=0.75,
+        probabilities={"neg": 0.25, "pos": 0.75},
+        label_names=["neg", "pos"],
+        truncated=truncated,
+        model_name="self-attention",
+    )
+
+
+# --- the explanation ------------------------------------------------------------------------
+
+
+def test_weights_are_one_per_token_the_model_read_and_sum_to_one(multihead, single):
+    classifier = small_classifier()
+    for explanation, text in zip(multihead, TEXTS, strict=True):
+        assert explanation.tokens == classifier.encoder.tokens(text)[0]
+        assert len(explanation.weights) == len(explanation.tokens)
+        assert sum(explanation.weights) == pytest.approx(1, abs=1e-9)
+        assert all(w >= 0 for w in explanation.weights)
+        assert explanation.probability == max(explanation.probabilities.values())
+        assert explanation.model_name == "multihead" and explanation.label_names == ["neg", "pos"]
+    assert [e.truncated for e in multihead] == [False, True, False]
+    assert [e.head_weights for e in single] == [None, None, None]
+    assert single[0].rows() == [("attention", single[0].weights)]
+
+
+def test_multihead_has_a_row_per_head_whose_mean_is_the_attention(multihead):
+    explanation = multihead[1]
+    heads = np.array(explanation.head_weights)
+    assert heads.shape == (2, len(explanation.tokens))
+    assert heads.sum(axis=1) == pytest.approx([1, 1], abs=1e-9)
+    assert heads.mean(axis=0) == pytest.approx(explanation.weights, abs=1e-5)
+    assert [name for name, _ in explanation.rows()] == ["mean", "head 1", "head 2"]
+
+
+def test_true_labels_give_right_and_wrong(multihead):
+    assert [e.true_label for e in multihead] == ["pos", "neg", None]
+    assert multihead[0].correct == (multihead[0].label == "pos")
+    assert multihead[2].correct is None
+    with pytest.raises(ValueError, match="3 texts but 1 true labels"):
+        explain(small_classifier(), TEXTS, true_labels=["pos"])
+
+
+@pytest.mark.parametrize(
+    ("kept", "position"),
+    [(["a", "e", "f", "g"], 1), (["a", "b", "c", "d"], 4), (["d", "e", "f", "g"], 0)],
+    ids=["head+tail", "head", "tail"],
+)
+def test_the_cut_is_found_for_every_truncation(kept, position):
+    explanation = made_up(kept, text="a b c d e f g", truncated=True)
+    assert explanation.cut() == (position, 3)
+    assert made_up(kept).cut() is None
+
+
+# --- terminal -------------------------------------------------------------------------------
+
+
+def test_plain_terminal_view_has_weights_in_brackets_and_no_escapes(multihead):
+    explanation = multihead[1]
+    out = to_terminal(explanation, color=False)
+    assert "\x1b" not in out
+    shown = re.findall(r"([\w!?']+)\((0\.\d{3})\)", out)
+    assert len(shown) == 3 * len(explanation.tokens)  # mean row and two heads
+    assert [word for word, _ in shown[: len(explanation.tokens)]] == explanation.tokens
+    assert [float(w) for _, w in shown[: len(explanation.tokens)]] == pytest.approx(
+        explanation.weights, abs=5e-4
+    )
+    header = out.splitlines()[0]
+    assert f"predicted {explanation.label} (p={explanation.probability:.3f})" in header
+    assert "labels: neg, pos" in header and "true neg" in header
+    assert "[truncated at 6 tokens]" in out and "tokens cut" in out
+    assert re.search(r"^mean ", out, re.M) and re.search(r"^head 2 ", out, re.M)
+
+
+COLOURED = re.compile(r"\x1b\[48;2;(\d+);(\d+);(\d+)m\x1b\[38;2;[\d;]+m([^\x1b]+)\x1b\[0m")
+
+
+def test_colour_terminal_view_colours_each_word_by_its_weight(multihead):
+    explanation = multihead[0]
+    out = to_terminal(explanation, color=True)
+    coloured = COLOURED.findall(out)
+    assert len(coloured) == 3 * len(explanation.tokens)
+    mean_row = coloured[: len(explanation.tokens)]
+    assert [word for *_, word in mean_row] == explanation.tokens
+    # The more weight, the darker: every channel of the ramp falls as the weight grows.
+    by_weight = sorted(zip(explanation.weights, mean_row, strict=True))
+    brightness = [sum(map(int, rgb[:3])) for _, rgb in by_weight]
+    assert brightness == sorted(brightness, reverse=True)
+    assert "(0." not in out
+    assert "relative to the largest weight in the same row" in out
+
+
+def test_the_colour_scale_is_each_rows_largest_weight_but_even_attention_stays_pale():
+    long = made_up([f"w{i}" for i in range(200)], peak=7)
+    coloured = COLOURED.findall(to_terminal(long, color=True))
+    assert tuple(map(int, coloured[7][:3])) == DARKEST  # 0.6 of the attention: the darkest
+    assert tuple(map(int, coloured[0][:3])) != (255, 255, 255)  # 0.002 each: pale, not white
+    even = made_up(["a", "b", "c", "d", "e", "f"])
+    even.weights = [1 / 6] * 6
+    coloured = COLOURED.findall(to_terminal(even, color=True))
+    assert len({rgb[:3] for rgb in coloured}) == 1
+    assert tuple(map(int, coloured[0][:3])) != DARKEST  # even attention is not all-important
+
+
+def test_long_rows_wrap_at_the_width():
+    explanation = made_up([f"word{i}" for i in range(60)])
+    lines = to_terminal(explanation, color=False, width=60).splitlines()
+    assert len(lines) > 5 and all(len(line) <= 60 for line in lines[1:-1])
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_only_for_a_terminal_that_wants_it(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert use_color(FakeTerminal())
+    assert not use_color(io.StringIO())  # a pipe or a file
+    monkeypatch.setenv("NO_COLOR", "")  # empty means unset
+    assert use_color(FakeTerminal())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not use_color(FakeTerminal())
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TERM", "dumb")
+    assert not use_color(FakeTerminal())
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+
+def assert_self_contained(page: str) -> None:
+    lowered = page.lower()
+    for forbidden in ("<script", "http://", "https://", "<link", "@import", "url(", "<img"):
+        assert forbidden not in lowered, forbidden
+
+
+def test_every_piece_of_text_is_escaped():
+    explanation = explain(small_classifier(), [HOSTILE])[0]
+    explanation.model_name = "<b>model</b>"
+    explanation.true_label = "<i>neg</i>"
+    page = render_page([explanation, made_up(["<img src=x onerror=alert(1)>", "ok"])], "<t>")
+    assert_self_contained(page)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&amp; &quot;the&quot; &lt;b&gt;plot&lt;/b&gt;" in page
+    assert "&lt;b&gt;model&lt;/b&gt;" in page and "&lt;i&gt;neg&lt;/i&gt;" in page
+    assert "<title>&lt;t&gt;</title>" in page
+
+
+def test_page_colours_each_word_with_its_exact_weight_in_a_tooltip(multihead):
+    page = render_page(multihead, "explain")
+    assert page.startswith("<!DOCTYPE html>")
+    assert_self_contained(page)
+    spans = re.findall(
+        r'<span title="([0-9.]+)" style="background:#([0-9a-f]{6});[^"]*">(.*?)<', page
+    )
+    assert len(spans) == sum(3 * len(e.tokens) for e in multihead)
+    first = multihead[0]
+    row = spans[: len(first.tokens)]
+    assert [word for *_, word in row] == first.tokens
+    assert [float(w) for w, *_ in row] == pytest.approx(first.weights, abs=1e-6)
+    by_weight = sorted(zip(first.weights, (int(rgb, 16) for _, rgb, _ in row), strict=True))
+    brightness = [sum(rgb.to_bytes(3, "big")) for _, rgb in by_weight]
+    assert brightness == sorted(brightness, reverse=True)
+    peaked = render_page([made_up(["so", "so", "great", "and", "dull", "end"], peak=2)], "p")
+    darkest = "{:02x}{:02x}{:02x}".format(*DARKEST)
+    assert re.findall(f'background:#{darkest};[^"]*">(\\w+)<', peaked) == ["great"]
+    for label in (">mean<", ">head 1<", ">head 2<", "row max"):
+        assert label in page
+    assert page.count('class="attnclf-explanation"') == 3
+    assert "truncated at 6 tokens" in page and "tokens cut" in page
+    mark = "&#10003; right" if first.correct else "&#10007; wrong"
+    assert mark in page and f"(p = {first.probability:.3f})" in page
+
+
+def test_a_notebook_shows_the_fragment_with_a_legend(single):
+    fragment = to_html_fragment(single[0])
+    assert fragment.startswith('<div class="attnclf-explanation"')
+    shown = single[0]._repr_html_()
+    assert shown.startswith(fragment) and "attnclf-legend" in shown
+
+
+def test_comparison_page_has_a_column_per_model_and_a_row_per_text(multihead, single, tmp_path):
+    rows = [[s, m] for s, m in zip(single, multihead, strict=True)]
+    page = render_comparison_page(rows, ["self-attention", "multihead"], "compare")
+    assert_self_contained(page)
+    assert page.count('class="attnclf-explanation"') == 6
+    assert page.count("<section>") == 3 and "repeat(2, minmax(0, 1fr))" in page
+    assert "Text 3" in page and "true label <strong>pos</strong>" not in page  # single has none
+    with pytest.raises(ValueError, match="row 1 has 1 explanations for 2 models"):
+        render_comparison_page([[single[0]]], ["a", "b"], "compare")
+    write_html(tmp_path / "out" / "attention.html", page)
+    assert (tmp_path / "out" / "attention.html").read_text(encoding="utf-8") == page
+
+
+# --- PNG ------------------------------------------------------------------------------------
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def has_colour(image: np.ndarray, rgb: tuple[int, int, int], tolerance: int = 10) -> int:
+    """How many pixels of `image` (floats in [0, 1]) are within `tolerance` of `rgb`."""
+    pixels = (image[..., :3] * 255).astype(int)
+    return int((np.abs(pixels - np.array(rgb)).max(axis=-1) <= tolerance).sum())
+
+
+def test_png_wraps_long_texts_and_grows_with_them(multihead, tmp_path):
+    short, long = tmp_path / "short.png", tmp_path / "long.png"
+    render_png([made_up(["good", "film"])], short)
+    render_png([made_up([f"word{i}" for i in range(200)])], long)
+    (w_short, h_short), (w_long, h_long) = png_size(short), png_size(long)
+    assert w_short == w_long == 1320  # 12 inches at 110 dpi: long texts wrap, not widen
+    assert 100 < h_short < h_long < 2000
+
+    heads = tmp_path / "heads.png"
+    render_png([*multihead, made_up([f"word{i}" for i in range(20)])], heads)
+    width, height = png_size(heads)
+    image = mpimg.imread(heads)
+    assert image.shape[:2] == (height, width)
+    assert has_colour(image, DARKEST) > 100  # each row's top word, and the colour bar
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically, nothing left behind
+
+
+# --- sampling the gallery -------------------------------------------------------------------
+
+
+def test_gallery_takes_a_quarter_from_each_kind_of_example():
+    rng = np.random.default_rng(0)
+    groups = {
+        "right, confident": (rng.uniform(0.95, 0.99, 10), True),
+        "right, unsure": (rng.uniform(0.50, 0.60, 10), True),
+        "wrong, confident": (rng.uniform(0.01, 0.05, 10), False),
+        "wrong, unsure": (rng.uniform(0.40, 0.49, 10), False),
+    }
+    p_true = np.concatenate([p for p, _ in groups.values()])
+    correct = np.concatenate([[flag] * 10 for _, flag in groups.values()])
+    order = rng.permutation(40)  # so that position says nothing about the group
+    p_true, correct = p_true[order], correct[order]
+    group_of = order // 10  # the group each shuffled example came from
+
+    picked = sample_for_gallery(p_true, correct, n=8, seed=3)
+    assert len(set(picked)) == 8
+    assert sorted(group_of[picked].tolist()) == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert group_of[picked].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]  # in that order
+    assert sample_for_gallery(p_true, correct, n=8, seed=3) == picked
+    assert sample_for_gallery(p_true, correct, n=8, seed=4) != picked
+
+
+def test_a_short_group_is_filled_from_the_others():
+    p_true = [0.9, 0.8, 0.7, 0.6, 0.95, 0.55, 0.2]
+    correct = [True] * 6 + [False]
+    picked = sample_for_gallery(p_true, correct, n=6, seed=0)
+    assert len(picked) == len(set(picked)) == 6 and 6 in picked
+    assert sorted(sample_for_gallery(p_true, correct, n=50, seed=0)) == list(range(7))
+
+
+# --- rendered by a browser ------------------------------------------------------------------
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
+    if found is None:
+        pytest.skip(
+            "Chromium is not installed (apt-get install chromium); the page is not rendered"
+        )
+    return found
+
+
+def run_chromium(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess:
+    command = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1200,900",
+        *arguments,
+    ]
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Chromium did not render the page within 60 s")
+
+
+@pytest.fixture(scope="module")
+def page_file(multihead, tmp_path_factory) -> Path:
+    hostile = explain(small_classifier("self-attention"), [HOSTILE], ["neg"])
+    peaked = made_up("one word here draws most of the attention".split(), peak=4)
+    path = tmp_path_factory.mktemp("page") / "explain.html"
+    write_html(path, render_page([peaked, *multihead, *hostile], "attnclf explain"))
+    return path
+
+
+def test_chromium_shows_the_words_in_the_attention_colours(page_file, tmp_path):
+    shot = tmp_path / "shot.png"
+    run_chromium(tmp_path, f"--screenshot={shot}", page_file.as_uri())
+    image = mpimg.imread(shot)
+    assert image.shape[:2] == (900, 1200)
+    pixels = (image[..., :3] * 255).astype(int)
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    orange = (r - b > 60) & (r > g) & (g > b)  # the ramp's hue; the page itself is grey
+    assert orange.sum() > 500
+    assert has_colour(image, DARKEST, tolerance=12) > 50  # the most attended word
+
+
+def test_chromium_reads_the_words_as_text_and_runs_no_script(page_file, tmp_path):
+    dom = run_chromium(tmp_path, "--dump-dom", page_file.as_uri()).stdout
+    for word in ("good", "film", "plot", "dull", "mean", "head 2"):
+        assert f">{word}<" in dom
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+    assert "<script" not in dom.lower()
