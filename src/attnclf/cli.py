@@ -285,6 +285,8 @@ def predict(
 
     with user_errors():
         inputs = _read_texts(texts, file)
+        if not inputs:
+            raise AttnclfError("no text to classify; pass texts as arguments, --file F or on stdin")
         classifier = load(model, device)
         for prediction in classifier.predict(inputs):
             if json_output:
