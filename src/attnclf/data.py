@@ -3,6 +3,30 @@
 Sources: the IMDB archive `aclImdb_v1.tar.gz` (Maas et al. 2011) or its extracted `aclImdb/`
 folder, downloaded when no source is given; CSV, TSV and JSONL files with a text and a label
 column; and folders with one sub-folder per class (optionally under `train/` and `test/`).
+
+What a reader does with bad input; never a traceback for a mistake in the user's data:
+
+- text that is empty or only whitespace (Unicode's, so also NBSP and the like): skipped and
+  counted in `Dataset.skipped["empty text"]`; a blank, missing or null label likewise under
+  "empty label". Labels are stripped of surrounding whitespace (" pos" is "pos"); texts are kept
+  exactly as written. A text that keeps no tokens (only punctuation or control characters) is
+  kept: it becomes one padding token.
+- bytes that are not UTF-8 in a CSV/TSV/JSONL file or a class folder's text file: an
+  AttnclfError naming the file, the line and the fix (re-save as UTF-8). A UTF-8 byte-order
+  mark is dropped. The IMDB archive and folder replace bad bytes with U+FFFD, as the published
+  archive is read by everyone.
+- CSV/TSV: quotes, delimiters and newlines (also U+2028) inside quoted fields are read back as
+  `csv.writer` wrote them; fields of any size are accepted (csv's default cap is 128 KiB); a
+  malformed file is an AttnclfError naming the line. A row with missing fields counts as empty.
+- JSONL: a line that is not a JSON object, a text that is not a string, or a label that is a
+  list or an object is an AttnclfError naming the line; numbers and booleans as labels are read
+  as their text ("1", "True"); lone surrogates (`"\ud800"`) become U+FFFD.
+- duplicate rows are kept, each as its own example (a dataset may repeat a review on purpose);
+  so a duplicate may land in both train and test.
+- fewer than two classes among the training examples, or fewer than 4 usable rows: an
+  AttnclfError. A class with a single example loads: splits are stratified by label where every
+  class has enough examples, else a plain seeded random split.
+- a file or folder that cannot be read (permissions, I/O error): an AttnclfError naming it.
 """
 
 from __future__ import annotations
@@ -13,6 +37,7 @@ import gzip
 import io
 import json
 import os
+import re
 import tarfile
 import zlib
 from collections import Counter
@@ -30,6 +55,7 @@ from .files import atomic_write
 IMDB_LABELS = {"neg": "negative", "pos": "positive"}
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".jsonl": None, ".json": None}
 PARSED_CACHE_VERSION = 1
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -145,6 +171,19 @@ def read_source(
     path: Path, config: DataConfig, skipped: Counter[str]
 ) -> tuple[RawSplit, RawSplit | None, str]:
     """(train, test or None, name) for any supported source."""
+    try:
+        return _read_source(path, config, skipped)
+    except OSError as error:
+        where = error.filename or path
+        raise AttnclfError(
+            f"cannot read {where} ({error.strerror or _first_line(error)}); check that it exists "
+            "and that you may read it"
+        ) from None
+
+
+def _read_source(
+    path: Path, config: DataConfig, skipped: Counter[str]
+) -> tuple[RawSplit, RawSplit | None, str]:
     if path.is_dir():
         imdb_root = _find_imdb_root(path)
         if imdb_root is not None:
@@ -255,7 +294,7 @@ def _read_label_folders(path: Path, skipped: Counter[str]) -> RawSplit:
     raw = RawSplit()
     for folder in _visible(path, folders=True):
         for file in _visible(folder, folders=False):
-            text = file.read_text(encoding="utf-8", errors="replace")
+            text = _decode(file, file.read_bytes())
             if text.strip():
                 raw.add(text, folder.name)
             else:
@@ -280,25 +319,12 @@ def _visible(path: Path, folders: bool) -> list[Path]:
 def read_table(path: Path, text_column: str, label_column: str, skipped: Counter[str]) -> RawSplit:
     """Rows of a CSV, TSV or JSONL file; rows with an empty text or label are skipped and
     counted."""
-    raw_bytes = path.read_bytes()
-    bom = len(codecs.BOM_UTF8) if raw_bytes.startswith(codecs.BOM_UTF8) else 0
-    try:
-        content = raw_bytes[bom:].decode("utf-8")
-    except UnicodeDecodeError as error:
-        position = bom + error.start
-        line = raw_bytes[:position].count(b"\n") + 1
-        raise AttnclfError(
-            f"{path}:{line}: not UTF-8 (byte {position}); re-save the file as UTF-8"
-        ) from None
-    rows = _json_rows(path, content) if path.suffix.lower() in (".jsonl", ".json") else None
-    if rows is None:
-        reader = csv.DictReader(
-            io.StringIO(content, newline=""), delimiter=TABLE_SUFFIXES[path.suffix.lower()] or ","
-        )
-        columns = reader.fieldnames or []
-        rows = list(reader)
+    content = _decode(path, path.read_bytes())
+    if path.suffix.lower() in (".jsonl", ".json"):
+        numbered = _json_rows(path, content)
+        columns = sorted({key for _, row in numbered for key in row})
     else:
-        columns = sorted({key for row in rows for key in row})
+        numbered, columns = _csv_rows(path, content, TABLE_SUFFIXES[path.suffix.lower()] or ",")
     for column, option in ((text_column, "--text-column"), (label_column, "--label-column")):
         if column not in columns:
             raise AttnclfError(
@@ -306,10 +332,20 @@ def read_table(path: Path, text_column: str, label_column: str, skipped: Counter
                 f"name the right one with {option}"
             )
     raw = RawSplit()
-    for row in rows:
+    for number, row in numbered:
         text, label = row.get(text_column), row.get(label_column)
-        text = "" if text is None else str(text)
-        label = "" if label is None else str(label).strip()
+        if text is not None and not isinstance(text, str):
+            raise AttnclfError(
+                f"{path}:{number}: the text ({text_column!r}) is a {type(text).__name__}, not a "
+                "string; check --text-column"
+            )
+        if isinstance(label, (list, dict)):
+            raise AttnclfError(
+                f"{path}:{number}: the label ({label_column!r}) is a {type(label).__name__}; a "
+                "label is a string or a number: check --label-column"
+            )
+        text = "" if text is None else _LONE_SURROGATE.sub("\ufffd", text)
+        label = "" if label is None else _LONE_SURROGATE.sub("\ufffd", str(label)).strip()
         if not text.strip():
             skipped["empty text"] += 1
         elif not label:
@@ -321,7 +357,41 @@ def read_table(path: Path, text_column: str, label_column: str, skipped: Counter
     return raw
 
 
-def _json_rows(path: Path, content: str) -> list[dict]:
+def _decode(path: Path, data: bytes) -> str:
+    """UTF-8 text without a byte-order mark; else an error naming the file and the line."""
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        position = bom + error.start
+        line = data[:position].count(b"\n") + 1
+        raise AttnclfError(
+            f"{path}:{line}: not UTF-8 (byte {position}); re-save the file as UTF-8"
+        ) from None
+
+
+def _csv_rows(path: Path, content: str, delimiter: str) -> tuple[list[tuple[int, dict]], list]:
+    """(line where the row starts, row) pairs and the header of a CSV or TSV text."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, 2**31 - 1))  # a long review is one field
+    reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
+    rows = []
+    try:
+        columns = reader.fieldnames or []
+        start = reader.line_num + 1
+        for row in reader:
+            rows.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise AttnclfError(
+            f"{path}:{reader.line_num}: not valid CSV ({error}); check the quotes on that line"
+        ) from None
+    finally:
+        csv.field_size_limit(limit)
+    return rows, list(columns)
+
+
+def _json_rows(path: Path, content: str) -> list[tuple[int, dict]]:
     rows = []
     for number, line in enumerate(content.split("\n"), start=1):  # not splitlines(): U+2028
         if not line.strip():
@@ -334,7 +404,7 @@ def _json_rows(path: Path, content: str) -> list[dict]:
             ) from None
         if not isinstance(row, dict):
             raise AttnclfError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-        rows.append(row)
+        rows.append((number, row))
     return rows
 
 

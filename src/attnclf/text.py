@@ -75,8 +75,11 @@ class Vocab:
 
     @classmethod
     def build(cls, texts: Iterable[list[str]], size: int, min_count: int = 1) -> Vocab:
-        """The `size - 2` most frequent tokens (ties broken alphabetically, so it is stable)."""
+        """The `size - 2` most frequent tokens (ties broken alphabetically, so it is stable).
+        `<pad>` and `<unk>` in the texts are not added twice: they keep ids 0 and 1."""
         counts = Counter(token for tokens in texts for token in tokens)
+        for special in (PAD, UNK):
+            counts.pop(special, None)
         ranked = sorted(
             (item for item in counts.items() if item[1] >= min_count),
             key=lambda kv: (-kv[1], kv[0]),
