@@ -19,6 +19,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+# Attention scores start wide (this many times PyTorch's default scale) so the weights can turn
+# sharp within the tutorial's two epochs; with the default they stayed near even. Measured on
+# IMDB, seed 0: the self-attention model's largest weight per review went from ~1.1 to ~2.4
+# times an even share, and test accuracy from 87.3% to 87.7% (multihead: 87.1% to 87.3%).
+SCORE_INIT_SCALE = 10.0
+
 
 @dataclass
 class ClassifierOutput:
@@ -101,6 +107,8 @@ class AdditiveAttentionPooling(nn.Module):
         super().__init__()
         self.project = nn.Linear(input_size, attention_size)
         self.score = nn.Linear(attention_size, 1, bias=False)
+        nn.init.uniform_(self.score.weight, -1.0, 1.0)
+        self.score.weight.data *= SCORE_INIT_SCALE / math.sqrt(attention_size)
 
     def forward(
         self, states: torch.Tensor, mask: torch.Tensor
@@ -128,9 +136,10 @@ class MultiHeadAttentionPooling(nn.Module):
         self.num_heads, self.head_size = num_heads, input_size // num_heads
         self.output_size = num_heads * input_size
         self.keys = nn.Linear(input_size, input_size)
-        self.queries = nn.Parameter(
-            torch.randn(num_heads, self.head_size) / math.sqrt(self.head_size)
+        queries = (
+            torch.randn(num_heads, self.head_size) * SCORE_INIT_SCALE / math.sqrt(self.head_size)
         )
+        self.queries = nn.Parameter(queries)
 
     def forward(
         self, states: torch.Tensor, mask: torch.Tensor
