@@ -3,10 +3,11 @@ prints. User mistakes come out as one `error:` line and exit status 2, never a t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -87,6 +88,33 @@ ValOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+CheckpointEveryOpt = Annotated[
+    int,
+    typer.Option(
+        "--checkpoint-every",
+        min=0,
+        help="Also save a checkpoint every N steps (one is always saved after each epoch).",
+    ),
+]
+
+
+@contextmanager
+def saved_on_interrupt(resume_from: Callable[[Path], Path]) -> Iterator[None]:
+    """Ctrl-C during training: one line saying where the checkpoint is and how to carry on."""
+    from .train import TrainingInterrupted
+
+    try:
+        yield
+    except TrainingInterrupted as stop:
+        if stop.checkpoint is None:
+            typer.echo(f"{stop}; no checkpoint saved for this step", err=True)
+        else:
+            typer.echo(
+                f"{stop}; checkpoint saved in {stop.checkpoint}; to carry on, run the same "
+                f"command with --resume {resume_from(stop.checkpoint)}",
+                err=True,
+            )
+        raise typer.Exit(130) from None
 
 
 def _configs(
@@ -141,13 +169,21 @@ def compare(
         int,
         typer.Option(min=0, help="Test texts for the faithfulness table in report.md (0: none)."),
     ] = 200,
+    checkpoint_every: CheckpointEveryOpt = 0,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Carry on an interrupted compare from the --out folder it wrote; pass the same "
+            "options."
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Train the named models on the same data and split, and print them side by side."""
     from .experiment import compare as run_compare
     from .report import comparison_table, write_comparison
 
-    with user_errors():
+    with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint.parent.parent):
         configs = _configs(
             data,
             limit,
@@ -163,9 +199,20 @@ def compare(
             lr,
             device,
         )
+        data_config, text_config, train_config = configs
+        train_config = dataclasses.replace(train_config, checkpoint_every=checkpoint_every)
         names = [name.strip() for name in models.split(",") if name.strip()]
         log = (lambda message: None) if quiet else (lambda m: typer.echo(m, err=True))
-        comparison = run_compare(names, *configs, out=out, progress=not quiet, log=log)
+        comparison = run_compare(
+            names,
+            data_config,
+            text_config,
+            train_config,
+            out=out,
+            progress=not quiet,
+            log=log,
+            resume=resume,
+        )
         written = write_comparison(comparison, out, faithfulness_sample=faithfulness, log=log)
         record = comparison.record
         typer.echo(comparison_table(record["models"]))
@@ -196,12 +243,21 @@ def train(
     text_column: TextColOpt = "text",
     label_column: LabelColOpt = "label",
     validation_fraction: ValOpt = 0.1,
+    checkpoint_every: CheckpointEveryOpt = 0,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Carry on from a checkpoint (OUT/checkpoint, or OUT) of an interrupted run; "
+            "pass the same options."
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train one model, evaluate it on the test split and save it as a folder."""
+    """Train one model, evaluate it on the test split and save it as a folder; checkpoints go to
+    OUT/checkpoint."""
     from .experiment import check_model_names, prepare_data, train_model
 
-    with user_errors():
+    with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint):
         check_model_names([model])
         data_config, text_config, train_config = _configs(
             data,
@@ -218,9 +274,12 @@ def train(
             lr,
             device,
         )
+        train_config = dataclasses.replace(train_config, checkpoint_every=checkpoint_every)
         prepared = prepare_data(data_config, text_config)
         target = out or Path("models") / model
-        _, record = train_model(model, prepared, train_config, target, progress=not quiet)
+        _, record = train_model(
+            model, prepared, train_config, target, progress=not quiet, resume=resume
+        )
         typer.echo(
             f"{model}: test accuracy {record['test_accuracy']:.4f}, loss {record['test_loss']:.4f},"
             f" F1 {record['f1']:.4f} after {record['train_seconds']:.1f} s of training; "

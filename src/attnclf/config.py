@@ -53,6 +53,8 @@ class TrainConfig:
     ema_decay: float = 0.99
     seed: int = 0
     device: str = "auto"
+    # Also checkpoint every this many steps (0: only at the end of each epoch).
+    checkpoint_every: int = 0
 
 
 T = TypeVar("T")

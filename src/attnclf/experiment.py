@@ -12,9 +12,11 @@ import torch
 
 from . import __version__
 from .batches import EncodedTexts, padding_share
+from .checkpoint import MANIFEST
 from .classifier import TextClassifier
 from .config import DataConfig, TextConfig, TrainConfig, to_dict
 from .data import Dataset, Examples, load_dataset
+from .errors import AttnclfError
 from .evaluate import classification_metrics, count_parameters, peak_memory_mb, timed_predict
 from .models import FAMILIES, build_model, model_config
 from .text import Encoder, Vocab, tokenize
@@ -67,8 +69,6 @@ def prepare_data(data_config: DataConfig, text_config: TextConfig) -> PreparedDa
 
 
 def check_model_names(names: list[str]) -> None:
-    from .errors import AttnclfError
-
     unknown = [name for name in names if name not in FAMILIES]
     if unknown or not names:
         raise AttnclfError(
@@ -82,8 +82,10 @@ def train_model(
     train_config: TrainConfig,
     out: Path | None = None,
     progress: bool = True,
+    resume: Path | None = None,
 ) -> tuple[TextClassifier, dict]:
-    """Train model family `name`, evaluate it on the test split, save it into `out`."""
+    """Train model family `name`, evaluate it on the test split, save it into `out`. Training
+    checkpoints go to `out/checkpoint`; `resume` carries on from such a checkpoint."""
     device = resolve_device(train_config.device)
     seed_everything(train_config.seed)
     num_labels = len(data.dataset.label_names)
@@ -96,7 +98,17 @@ def train_model(
     model = build_model(name, config)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    result = fit(model, data.train, data.validation, train_config, device, progress)
+    checkpoint_dir = out / "checkpoint" if out is not None else None
+    result = fit(
+        model,
+        data.train,
+        data.validation,
+        train_config,
+        device,
+        progress,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+    )
     logits, infer_per_s = timed_predict(model, data.test, EVAL_BATCH_SIZE, device)
     test = classification_metrics(logits, data.test.labels, data.dataset.label_names)
     record = {
@@ -152,9 +164,13 @@ def compare(
     out: Path | None,
     progress: bool = True,
     log=print,
+    resume: Path | None = None,
 ) -> Comparison:
-    """Train every named model on the same data and split, and evaluate each on the test split."""
+    """Train every named model on the same data and split, and evaluate each on the test split.
+    `resume`, an earlier run's `out`, carries each model on from its checkpoint there."""
     check_model_names(names)
+    if resume is not None and not resume.is_dir():
+        raise AttnclfError(f"--resume {resume} is not a folder written by `attnclf compare`")
     start = time.perf_counter()
     data = prepare_data(data_config, text_config)
     summary = data.summary()
@@ -167,8 +183,14 @@ def compare(
     models, classifiers = {}, {}
     for name in names:
         log(f"training {name} on {resolve_device(train_config.device)}")
+        checkpoint = resume / name / "checkpoint" if resume is not None else None
         classifiers[name], models[name] = train_model(
-            name, data, train_config, out / name if out else None, progress
+            name,
+            data,
+            train_config,
+            out / name if out else None,
+            progress,
+            resume=checkpoint if checkpoint and (checkpoint / MANIFEST).exists() else None,
         )
         log(
             f"{name}: test accuracy {models[name]['test_accuracy']:.4f} "

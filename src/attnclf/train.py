@@ -1,14 +1,19 @@
 """fit(): the training loop. Adam on binary cross-entropy (one sigmoid output, two classes) or
-categorical cross-entropy (more classes), validation after every epoch, the best epoch kept."""
+categorical cross-entropy (more classes), validation after every epoch, the best epoch kept,
+checkpoints to resume from (see checkpoint.py)."""
 
 from __future__ import annotations
 
 import copy
 import random
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,7 +22,8 @@ from torch import nn
 from torch.optim import swa_utils
 from tqdm import tqdm
 
-from .batches import EncodedTexts, iterate_batches
+from .batches import EncodedTexts, batch_order, collate
+from .checkpoint import Progress, data_fingerprint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .errors import AttnclfError
 
@@ -62,6 +68,14 @@ class FitResult:
     train_samples_per_s: float = 0.0
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training; `checkpoint` holds where it stood (None when none was written)."""
+
+    def __init__(self, checkpoint: Path | None, epoch: int, step: int):
+        super().__init__(f"interrupted at epoch {epoch}, step {step}")
+        self.checkpoint, self.epoch, self.step = checkpoint, epoch, step
+
+
 EpochCallback = Callable[[dict], None]
 
 
@@ -73,8 +87,14 @@ def fit(
     device: torch.device,
     progress: bool = True,
     on_epoch_end: EpochCallback | None = None,
+    checkpoint_dir: Path | None = None,
+    resume: Path | None = None,
 ) -> FitResult:
-    """Train `model` in place and leave it with the weights of its best validation epoch."""
+    """Train `model` in place and leave it with the weights of its best validation epoch.
+
+    With `checkpoint_dir`, a checkpoint is written there after every epoch (and every
+    `config.checkpoint_every` steps); `resume` carries on from one, to the same weights and
+    history as a run never stopped. Ctrl-C saves one and raises TrainingInterrupted."""
     from .evaluate import predict_logits  # evaluate imports train's loss: keep the cycle lazy
 
     model.to(device)
@@ -96,77 +116,150 @@ def fit(
     )
     evaluated = averaged.module if averaged is not None else model
     rng = np.random.default_rng(config.seed)
-    result = FitResult()
-    best_key, best_state = None, None
-    started = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        epoch_start = time.perf_counter()
-        total_loss = total_correct = seen = 0
-        bar = tqdm(
-            iterate_batches(train, config.batch_size, shuffle=True, rng=rng),
-            total=steps_per_epoch,
-            desc=f"epoch {epoch}/{config.epochs}",
-            unit="batch",
-            disable=not progress or None,
-            leave=False,
-        )
-        for batch in bar:
-            batch = batch.to(device)
-            output = model(batch.ids, batch.lengths)
-            loss = classification_loss(output.logits, batch.labels)
-            if not torch.isfinite(loss):
-                raise AttnclfError(
-                    f"the loss became {loss.item()} in epoch {epoch}; try a smaller --lr"
+    fingerprint = data_fingerprint(train.ids, train.labels)
+    run, best_state = Progress(epoch_rng=rng.bit_generator.state), None
+    if resume is not None:
+        parts = (model, optimizer, scheduler, averaged)
+        run, best_state = load_checkpoint(resume, config, fingerprint, *parts)
+
+    def save() -> None:
+        if checkpoint_dir is not None:
+            run.seconds = seconds_before + time.perf_counter() - started
+            parts = (model, optimizer, scheduler, averaged, best_state)
+            save_checkpoint(checkpoint_dir, run, config, fingerprint, *parts)
+
+    seconds_before, started = run.seconds, time.perf_counter()
+    stepping = False  # from a step's forward pass (dropout draws) to the end of its bookkeeping
+    try:
+        with interrupts_between_steps() as interrupt_requested:
+            while run.epoch <= config.epochs:
+                epoch = run.epoch
+                rng.bit_generator.state = run.epoch_rng  # replays the order of a resumed epoch
+                order = batch_order(train.lengths, config.batch_size, shuffle=True, rng=rng)
+                model.train()
+                epoch_start = time.perf_counter() - run.epoch_seconds
+                bar = tqdm(
+                    order[run.step :],
+                    initial=run.step,
+                    total=len(order),
+                    desc=f"epoch {epoch}/{config.epochs}",
+                    unit="batch",
+                    disable=not progress or None,
+                    leave=False,
                 )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            if averaged is not None:
-                averaged.update_parameters(model)
-            size = len(batch.index)
-            total_loss += loss.item() * size
-            total_correct += (predicted_labels(output.logits) == batch.labels).sum().item()
-            seen += size
-            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}")
-        bar.close()
-        train_seconds = time.perf_counter() - epoch_start
-        record = {
-            "epoch": epoch,
-            "train_loss": total_loss / max(seen, 1),
-            "train_accuracy": total_correct / max(seen, 1),
-            "seconds": train_seconds,
-            "samples_per_s": seen / train_seconds,
-        }
-        if len(validation):
-            logits = predict_logits(evaluated, validation, config.batch_size * 4, device)
-            labels = torch.from_numpy(validation.labels)
-            record["val_loss"] = classification_loss(logits, labels).item()
-            record["val_accuracy"] = (predicted_labels(logits) == labels).float().mean().item()
-            key = (record["val_accuracy"], -record["val_loss"])
-        else:
-            key = (epoch, 0.0)
-        if best_key is None or key > best_key:
-            best_key, result.best_epoch = key, epoch
-            best_state = copy.deepcopy(evaluated.state_dict())
-        result.history.append(record)
-        if progress:
-            shown = ", ".join(
-                f"{name} {record[name]:.4f}"
-                for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-                if name in record
-            )
-            tqdm.write(
-                f"epoch {epoch}/{config.epochs}: {shown} ({train_seconds:.1f} s)", file=sys.stderr
-            )
-        if on_epoch_end is not None:
-            on_epoch_end(record)
-    result.train_seconds = time.perf_counter() - started
+                for index in bar:
+                    batch = collate(train, index).to(device)
+                    stepping = True
+                    try:
+                        output = model(batch.ids, batch.lengths)
+                        loss = classification_loss(output.logits, batch.labels)
+                    except torch.OutOfMemoryError:
+                        raise AttnclfError(
+                            f"{device} ran out of memory in epoch {epoch}, step {run.step + 1} "
+                            f"with --batch-size {config.batch_size}; try a smaller --batch-size"
+                        ) from None
+                    if not torch.isfinite(loss):
+                        raise AttnclfError(
+                            f"the loss became {loss.item()} in epoch {epoch}, step {run.step + 1}"
+                            f"; the last good checkpoint stays; try a smaller --lr "
+                            f"(this run: {config.lr:g})"
+                        )
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if config.grad_clip:
+                        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                    optimizer.step()
+                    scheduler.step()
+                    if averaged is not None:
+                        averaged.update_parameters(model)
+                    size = len(batch.index)
+                    run.step += 1
+                    run.loss_sum += loss.item() * size
+                    run.correct += (predicted_labels(output.logits) == batch.labels).sum().item()
+                    run.seen += size
+                    stepping = False
+                    bar.set_postfix(
+                        loss=f"{run.loss_sum / run.seen:.4f}", acc=f"{run.correct / run.seen:.4f}"
+                    )
+                    if interrupt_requested():
+                        raise KeyboardInterrupt
+                    global_step = (epoch - 1) * steps_per_epoch + run.step
+                    if (
+                        config.checkpoint_every
+                        and global_step % config.checkpoint_every == 0
+                        and run.step < len(order)  # the epoch's end saves anyway
+                    ):
+                        run.epoch_seconds = time.perf_counter() - epoch_start
+                        save()
+                bar.close()
+                train_seconds = time.perf_counter() - epoch_start
+                record = {
+                    "epoch": epoch,
+                    "train_loss": run.loss_sum / max(run.seen, 1),
+                    "train_accuracy": run.correct / max(run.seen, 1),
+                    "seconds": train_seconds,
+                    "samples_per_s": run.seen / train_seconds,
+                }
+                if len(validation):
+                    logits = predict_logits(evaluated, validation, config.batch_size * 4, device)
+                    labels = torch.from_numpy(validation.labels)
+                    record["val_loss"] = classification_loss(logits, labels).item()
+                    record["val_accuracy"] = (
+                        (predicted_labels(logits) == labels).float().mean().item()
+                    )
+                    key = (record["val_accuracy"], -record["val_loss"])
+                else:
+                    key = (epoch, 0.0)
+                if run.best_key is None or key > run.best_key:
+                    run.best_key, run.best_epoch = key, epoch
+                    best_state = copy.deepcopy(evaluated.state_dict())
+                run.history.append(record)
+                run.next_epoch(epoch_rng=rng.bit_generator.state)
+                save()
+                if progress:
+                    shown = ", ".join(
+                        f"{name} {record[name]:.4f}"
+                        for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+                        if name in record
+                    )
+                    tqdm.write(
+                        f"epoch {epoch}/{config.epochs}: {shown} ({train_seconds:.1f} s)",
+                        file=sys.stderr,
+                    )
+                if on_epoch_end is not None:
+                    on_epoch_end(record)
+                if interrupt_requested():
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        if stepping:  # not between two steps (a second Ctrl-C): not a state to resume from
+            raise TrainingInterrupted(None, run.epoch, run.step) from None
+        save()
+        raise TrainingInterrupted(checkpoint_dir, run.epoch, run.step) from None
+    result = FitResult(history=run.history, best_epoch=run.best_epoch)
+    result.train_seconds = seconds_before + time.perf_counter() - started
     trained = sum(r["samples_per_s"] * r["seconds"] for r in result.history)
     result.train_samples_per_s = trained / max(sum(r["seconds"] for r in result.history), 1e-9)
     if best_state is not None:
         model.load_state_dict(best_state)
     return result
+
+
+@contextmanager
+def interrupts_between_steps() -> Iterator[Callable[[], bool]]:
+    """Hold a first Ctrl-C until the step under way is done, so the checkpoint it leads to is a
+    state to resume from; a second Ctrl-C interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    requested: list[bool] = []
+
+    def note(signum, frame) -> None:
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(True)
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield lambda: bool(requested)
+    finally:
+        signal.signal(signal.SIGINT, previous)
