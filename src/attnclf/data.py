@@ -49,7 +49,7 @@ from sklearn.model_selection import train_test_split
 
 from .config import DataConfig
 from .download import cache_home, download_imdb, file_digest
-from .errors import AttnclfError
+from .errors import AttnclfError, first_line
 from .files import atomic_write
 
 IMDB_LABELS = {"neg": "negative", "pos": "positive"}
@@ -176,7 +176,7 @@ def read_source(
     except OSError as error:
         where = error.filename or path
         raise AttnclfError(
-            f"cannot read {where} ({error.strerror or _first_line(error)}); check that it exists "
+            f"cannot read {where} ({error.strerror or first_line(error)}); check that it exists "
             "and that you may read it"
         ) from None
 
@@ -233,7 +233,7 @@ def read_imdb_archive(path: Path) -> tuple[RawSplit, RawSplit]:
                     splits[parts[1]].add(text, IMDB_LABELS[parts[2]])
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         raise AttnclfError(
-            f"{path} is not a readable .tar.gz archive ({_first_line(error)}); download it again "
+            f"{path} is not a readable .tar.gz archive ({first_line(error)}); download it again "
             "or point --data at the extracted aclImdb/ folder"
         ) from None
     if not splits["train"].texts or not splits["test"].texts:
@@ -247,10 +247,6 @@ def read_imdb_archive(path: Path) -> tuple[RawSplit, RawSplit]:
     except OSError:
         pass  # a read-only cache only costs the next run a few seconds
     return splits["train"], splits["test"]
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _write_gzip_json(path: Path, payload: dict) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import AttnclfError
+from .errors import AttnclfError, first_line
 
 IMDB_URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
@@ -87,7 +87,7 @@ def _fetch(url: str, partial: Path) -> None:
             return _fetch(url, partial)
         raise _unreachable(url, error.reason) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
-        raise _unreachable(url, getattr(error, "reason", None) or _first_line(error)) from None
+        raise _unreachable(url, getattr(error, "reason", None) or first_line(error)) from None
     with response:
         status = getattr(response, "status", None)  # None for file: URLs
         if offset and status == 206 and _range_start(response) != offset:
@@ -121,7 +121,7 @@ def _fetch(url: str, partial: Path) -> None:
                     bar.update(len(chunk))
         except OSError as error:
             raise AttnclfError(
-                f"cannot write {partial} ({error.strerror or _first_line(error)}); free some "
+                f"cannot write {partial} ({error.strerror or first_line(error)}); free some "
                 "space or set $ATTNCLF_HOME to a writable folder, then run again to resume"
             ) from None
     if length and written < start + length:
@@ -150,12 +150,8 @@ def _unreachable(url: str, reason: object) -> AttnclfError:
 
 def _interrupted(url: str, partial: Path, written: int, reason: object) -> AttnclfError:
     if isinstance(reason, BaseException):
-        reason = _first_line(reason)
+        reason = first_line(reason)
     return AttnclfError(
         f"the download of {url} stopped after {written} bytes ({reason}); the partial download "
         f"{partial} is kept and running again resumes it"
     )
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
