@@ -1,0 +1,611 @@
+"""Measure attnclf on the real IMDB archive: data reading and encoding, training and inference
+speed, accuracy, latency, memory, padding and FLOPs of each model, and (with --keras) the
+tutorial's own Keras stack side by side in the same invocation.
+
+    python benchmarks/benchmark.py                      # both models, 2 epochs, full data
+    python benchmarks/benchmark.py --limit 2000 --epochs 1
+    python benchmarks/benchmark.py --keras --limit 2000 --epochs 1
+
+A script, not a test. TensorFlow is never imported here: the Keras stack runs in its own virtual
+environment (/tmp/keras-seed-venv) in a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import attnclf
+from attnclf.batches import PAD_MULTIPLE, EncodedTexts, batch_order, padding_share
+from attnclf.config import DataConfig, TextConfig, TrainConfig
+from attnclf.data import load_dataset
+from attnclf.errors import AttnclfError
+from attnclf.experiment import EVAL_BATCH_SIZE, PreparedData, check_model_names, train_model
+from attnclf.text import Encoder, Vocab, tokenize
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO / ".." / "shared" / "data" / "aclImdb_v1.tar.gz"
+KERAS_DIR = REPO / ".." / "shared" / "anchors" / "keras_seed"
+KERAS_VENV = Path("/tmp/keras-seed-venv")
+KERAS_PACKAGES = [
+    "tensorflow-cpu==2.15.1",
+    "keras-self-attention==0.51.0",
+    "keras-multi-head==0.29.0",
+]
+PEAK_GFLOPS = 176.0  # fp32 matmul peak of the project's 2-core machine (keras_seed README)
+LATENCY_REVIEWS = 200
+LATENCY_WARMUP = 10
+
+
+# --- environment ------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict:
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "attnclf": attnclf.__version__,
+        "peak_gflops_assumed": PEAK_GFLOPS,
+    }
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far (not the current one)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def timed_load(config: DataConfig):
+    start = time.perf_counter()
+    dataset = load_dataset(config)
+    return dataset, time.perf_counter() - start
+
+
+def cold_read_seconds(config: DataConfig) -> float:
+    """Parse the archive with an empty cache: a temporary ATTNCLF_HOME, removed afterwards."""
+    before = os.environ.get("ATTNCLF_HOME")
+    home = tempfile.mkdtemp(prefix="attnclf-bench-home-")
+    os.environ["ATTNCLF_HOME"] = home
+    try:
+        _, seconds = timed_load(config)
+    finally:
+        if before is None:
+            os.environ.pop("ATTNCLF_HOME", None)
+        else:
+            os.environ["ATTNCLF_HOME"] = before
+        shutil.rmtree(home, ignore_errors=True)
+    return seconds
+
+
+def prepare(data_path: Path, limit: int | None, cold: bool) -> tuple[PreparedData, dict]:
+    """What experiment.prepare_data does, with each stage timed."""
+    data_config = DataConfig(source=str(data_path), limit=limit)
+    text_config = TextConfig()
+    record: dict = {}
+    if cold:
+        record["cold_read_seconds"] = round(cold_read_seconds(data_config), 2)
+    timed_load(data_config)  # makes sure the parsed-archive cache exists
+    dataset, read_seconds = timed_load(data_config)
+    record["cached_read_seconds"] = round(read_seconds, 2)
+
+    start = time.perf_counter()
+    vocab = Vocab.build(
+        [tokenize(t) for t in dataset.train.texts], text_config.vocab_size, text_config.min_count
+    )
+    vocab_seconds = time.perf_counter() - start
+    encoder = Encoder(vocab, text_config)
+    start = time.perf_counter()
+    splits = [
+        EncodedTexts.from_sequences(encoder.encode_many(split.texts), split.labels)
+        for split in (dataset.train, dataset.validation, dataset.test)
+    ]
+    encode_seconds = time.perf_counter() - start
+    reviews = sum(len(s) for s in splits)
+    data = PreparedData(
+        dataset, vocab, text_config, *splits, read_seconds + vocab_seconds + encode_seconds
+    )
+    train = data.train
+    lengths = np.maximum(train.lengths, 1)
+    rng = np.random.default_rng(0)
+    padded = real = 0
+    for index in batch_order(lengths, TrainConfig.batch_size, shuffle=True, rng=rng):
+        width = -(-lengths[index].max() // PAD_MULTIPLE) * PAD_MULTIPLE
+        padded += width * len(index)
+        real += lengths[index].sum()
+    record.update(
+        {
+            "reviews": reviews,
+            "train": len(data.train),
+            "validation": len(data.validation),
+            "test": len(data.test),
+            "vocab_seconds": round(vocab_seconds, 2),
+            "encode_seconds": round(encode_seconds, 2),
+            "tokenise_encode_seconds": round(vocab_seconds + encode_seconds, 2),
+            "tokenise_encode_reviews_per_s": round(reviews / (vocab_seconds + encode_seconds), 1),
+            "mean_tokens_train": round(float(train.lengths.mean()), 1),
+            "mean_tokens_test": round(float(data.test.lengths.mean()), 1),
+            # batches.padding_share: evaluation-order (length-sorted) batches of the train split
+            "train_padding_share_sorted": round(padding_share(train, TrainConfig.batch_size), 4),
+            # the shuffled, window-bucketed batches training actually sees (one epoch, seed 0)
+            "train_padding_share_shuffled": round(float(1 - real / padded), 4),
+        }
+    )
+    return data, record
+
+
+# --- FLOPs ------------------------------------------------------------------------------------
+
+
+def lstm_flops(input_size: int, hidden: int) -> int:
+    """Per token, one direction, forward: 4 gates x (input + hidden) x hidden x 2."""
+    return 4 * (input_size + hidden) * hidden * 2
+
+
+def forward_flops(name: str, config, tokens: float) -> dict:
+    """Forward FLOPs of one review of `tokens` real tokens (multiply-add = 2 FLOPs); the
+    embedding lookup, activations and softmax exponentials are not counted."""
+    e, c = config.embedding_dim, config.num_outputs
+    if name == "self-attention":
+        h = config.hidden_size
+        a, states = config.attention_size, 2 * config.hidden_size
+        per_token = {
+            "lstm": 2 * lstm_flops(e, h),
+            # project 2H -> A, score A -> 1, weighted sum of the states
+            "attention": 2 * states * a + 2 * a + 2 * states,
+        }
+        pooled = states
+    elif name == "multihead":
+        h, nh = config.hidden_size, config.num_heads
+        per_token = {
+            "lstm": lstm_flops(e, h),
+            # keys H -> H, one query per head, each head's weighted sum of the full states
+            "attention": 2 * h * h + 2 * h + nh * 2 * h,
+        }
+        pooled = nh * h
+    else:
+        raise ValueError(name)
+    head = 2 * pooled * pooled + 2 * pooled * c  # dense tanh layer and output
+    lstm, attention = per_token["lstm"] * tokens, per_token["attention"] * tokens
+    return {
+        "lstm": lstm,
+        "attention": attention,
+        "head": head,
+        "total": lstm + attention + head,
+        "lstm_share": lstm / (lstm + attention + head),
+    }
+
+
+# --- attnclf models ---------------------------------------------------------------------------
+
+
+def latency_ms(classifier, texts: list[str]) -> dict:
+    for text in texts[:LATENCY_WARMUP]:
+        classifier.predict([text])
+    times = []
+    for text in texts[LATENCY_WARMUP : LATENCY_WARMUP + LATENCY_REVIEWS]:
+        start = time.perf_counter()
+        classifier.predict([text])
+        times.append((time.perf_counter() - start) * 1000)
+    if not times:
+        return {"p50": float("nan"), "p95": float("nan"), "n": 0}
+    return {
+        "p50": round(float(np.percentile(times, 50)), 2),
+        "p95": round(float(np.percentile(times, 95)), 2),
+        "mean": round(statistics.fmean(times), 2),
+        "n": len(times),
+    }
+
+
+def bench_model(name: str, data: PreparedData, train_config: TrainConfig) -> dict:
+    print(
+        f"training {name} ({train_config.epochs} epochs, {len(data.train)} reviews) ...", flush=True
+    )
+    start = time.perf_counter()
+    classifier, record = train_model(name, data, train_config, out=None, progress=False)
+    train_eval_seconds = time.perf_counter() - start
+    epoch_seconds = record["epoch_seconds"]
+    pure_train = sum(epoch_seconds)
+    samples_per_s = record["train_samples_per_s"]
+    infer_per_s = record["infer_samples_per_s"]
+    flops = forward_flops(name, classifier.model.config, float(data.train.lengths.mean()))
+    test_flops = forward_flops(name, classifier.model.config, float(data.test.lengths.mean()))
+    train_gflops = 3 * flops["total"] * samples_per_s / 1e9
+    infer_gflops = test_flops["total"] * infer_per_s / 1e9
+    print(f"  measuring single-review latency over {LATENCY_REVIEWS} test reviews ...", flush=True)
+    latency = latency_ms(classifier, data.dataset.test.texts)
+    return {
+        "params": record["params"],
+        "epoch_seconds": epoch_seconds,
+        "train_seconds": round(pure_train, 2),
+        "train_seconds_with_validation": record["train_seconds"],
+        "train_eval_seconds": round(train_eval_seconds, 2),
+        "train_samples_per_s": samples_per_s,
+        "test_accuracy": round(record["test_accuracy"], 4),
+        "test_loss": round(record["test_loss"], 4),
+        "infer_reviews_per_s": infer_per_s,
+        "infer_batch_size": EVAL_BATCH_SIZE,
+        "latency_ms": latency,
+        "peak_rss_mb_process": round(peak_rss_mb(), 1),
+        "forward_mflop_per_review": round(flops["total"] / 1e6, 2),
+        "forward_flops_breakdown": {k: round(v, 3) for k, v in flops.items()},
+        "train_mflop_per_review": round(3 * flops["total"] / 1e6, 2),
+        "train_gflops": round(train_gflops, 1),
+        "train_share_of_peak": round(train_gflops / PEAK_GFLOPS, 3),
+        "infer_gflops": round(infer_gflops, 1),
+        "infer_share_of_peak": round(infer_gflops / PEAK_GFLOPS, 3),
+    }
+
+
+# --- the Keras stack --------------------------------------------------------------------------
+
+
+def keras_python() -> Path | None:
+    """The venv's python with the Keras stack installed, installing it if needed; None if the
+    install fails."""
+    python = KERAS_VENV / "bin" / "python"
+    check = [str(python), "-c", "import tensorflow, keras_self_attention, keras_multi_head"]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return python
+    print(
+        f"installing the Keras stack into {KERAS_VENV} ({', '.join(KERAS_PACKAGES)}); "
+        "this may take minutes ...",
+        flush=True,
+    )
+    try:
+        if not python.exists():
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(KERAS_VENV)], check=True, capture_output=True
+            )
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", *KERAS_PACKAGES],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(check, check=True, capture_output=True)
+    except (subprocess.CalledProcessError, OSError) as error:
+        print(f"keras: install failed ({type(error).__name__}); continuing without it")
+        return None
+    return python
+
+
+def time_v_fields(stderr: str) -> dict:
+    """Peak RSS and wall time from `/usr/bin/time -v`'s report."""
+    fields = {}
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
+    if match:
+        fields["peak_rss_mb"] = round(int(match.group(1)) / 1024, 1)
+    match = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", stderr)
+    if match:
+        seconds = 0.0
+        for part in match.group(1).split(":"):
+            seconds = seconds * 60 + float(part)
+        fields["wall_seconds"] = round(seconds, 2)
+    return fields
+
+
+def run_timed(command: list[str], echo: bool) -> tuple[int, list[str], dict, float, str]:
+    timer = shutil.which("time") and Path("/usr/bin/time").exists()
+    full = ["/usr/bin/time", "-v", *command] if timer else command
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=err, text=True)
+        lines = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if echo and not line.startswith("{"):
+                print(f"  keras| {line.rstrip()}", flush=True)
+        code = process.wait()
+        err.seek(0)
+        stderr = err.read()
+    wall = time.perf_counter() - start
+    return code, lines, time_v_fields(stderr) if timer else {}, wall, stderr
+
+
+def run_keras(data_path: Path, names: list[str], epochs: int, limit: int | None) -> dict | None:
+    python = keras_python()
+    if python is None:
+        return None
+    npz = Path(tempfile.gettempdir()) / "attnclf-bench-imdb_10k_200.npz"
+    print("keras: prepare.py (parsing the archive) ...", flush=True)
+    code, _, prep_fields, prep_wall, stderr = run_timed(
+        [str(python), str(KERAS_DIR / "prepare.py"), str(data_path), str(npz)], echo=True
+    )
+    if code != 0:
+        print(f"keras: prepare.py failed ({stderr.strip().splitlines()[-1:]}); continuing")
+        return None
+    command = [
+        str(python),
+        str(KERAS_DIR / "keras_seed.py"),
+        str(npz),
+        *names,
+        "--epochs",
+        str(epochs),
+    ]
+    if limit:
+        command += ["--limit", str(limit)]
+    print("keras: keras_seed.py (training) ...", flush=True)
+    code, lines, fields, wall, stderr = run_timed(command, echo=True)
+    models = {}
+    for line in lines:
+        if line.startswith("{"):
+            try:
+                row = json.loads(line)
+                models[row["model"]] = row
+            except (ValueError, KeyError):
+                pass
+    if code != 0 or not models:
+        tail = stderr.strip().splitlines()[-1:] if stderr.strip() else ["no output"]
+        print(f"keras: keras_seed.py failed (exit {code}: {tail[0]}); continuing")
+        if not models:
+            return None
+    return {
+        "models": models,
+        "prepare": {"seconds": round(prep_wall, 2), **prep_fields},
+        "train": {"seconds": round(wall, 2), **fields},
+        "wall_seconds": round(prep_wall + wall, 2),
+        "peak_rss_mb": max(prep_fields.get("peak_rss_mb", 0), fields.get("peak_rss_mb", 0)) or None,
+        "note": "keras_seed --limit takes the first N train and N test reviews; attnclf --limit "
+        "a stratified N of each, of which 10% validate",
+    }
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def report(result: dict) -> str:
+    env, data = result["environment"], result["data"]
+    out = [
+        f"environment: {env['cpu']}, {env['cores']} cores ({env['usable_cores']} usable), "
+        f"torch threads {env['torch_threads']}; python {env['python']}, torch {env['torch']}, "
+        f"numpy {env['numpy']}, attnclf {env['attnclf']}",
+        "",
+    ]
+    cold = f"{data['cold_read_seconds']:.1f}" if "cold_read_seconds" in data else "not run"
+    out.append(
+        table(
+            ["data", "value"],
+            [
+                [
+                    "reviews (train / validation / test)",
+                    f"{data['reviews']:,} ({data['train']:,} / {data['validation']:,}"
+                    f" / {data['test']:,})",
+                ],
+                ["read, parsed-archive cache hit", f"{data['cached_read_seconds']:.1f} s"],
+                [
+                    "read, cold parse of the archive (--cold)",
+                    cold + (" s" if "cold_read_seconds" in data else ""),
+                ],
+                [
+                    "tokenise + build vocabulary + encode, all splits",
+                    f"{data['tokenise_encode_seconds']:.1f} s "
+                    f"({data['tokenise_encode_reviews_per_s']:,.0f} reviews/s)",
+                ],
+                [
+                    "mean real tokens per review (train / test)",
+                    f"{data['mean_tokens_train']} / {data['mean_tokens_test']}",
+                ],
+                [
+                    "padding share of train batches (sorted; shuffled as trained)",
+                    f"{data['train_padding_share_sorted']:.1%}; "
+                    f"{data['train_padding_share_shuffled']:.1%}",
+                ],
+            ],
+        )
+    )
+    out.append("")
+    rows = []
+    for name, m in result["models"].items():
+        rows.append(
+            [
+                name,
+                f"{m['params']:,}",
+                f"{m['train_seconds']:.1f} ({' + '.join(f'{s:.1f}' for s in m['epoch_seconds'])})",
+                f"{m['train_samples_per_s']:,.0f}",
+                f"{m['test_accuracy']:.4f}",
+                f"{m['infer_reviews_per_s']:,.0f}",
+                f"{m['latency_ms']['p50']:.1f} / {m['latency_ms']['p95']:.1f}",
+                f"{m['peak_rss_mb_process']:,.0f}",
+                f"{m['forward_mflop_per_review']:.1f}",
+                f"{m['train_gflops']:.1f} ({m['train_share_of_peak']:.0%})",
+                f"{m['infer_gflops']:.1f} ({m['infer_share_of_peak']:.0%})",
+            ]
+        )
+    out.append(
+        table(
+            [
+                "model",
+                "params",
+                "train s (epochs)",
+                "train samples/s",
+                "test acc",
+                "inference reviews/s (batch 512)",
+                "latency p50 / p95 ms",
+                "process peak RSS MB",
+                "fwd MFLOP/review",
+                f"train GFLOP/s (of {PEAK_GFLOPS:.0f})",
+                "inference GFLOP/s",
+            ],
+            rows,
+        )
+    )
+    keras = result.get("keras")
+    if keras:
+        out += [
+            "",
+            "side by side with the tutorial's Keras stack (same invocation, one after the "
+            "other; ratio = attnclf / keras):",
+            "",
+        ]
+        rows = []
+        for name, m in result["models"].items():
+            k = keras["models"].get(name)
+            if not k:
+                continue
+
+            def ratio(a: float, b: float) -> str:
+                return f"{a / b:.2f}" if b else "-"
+
+            rows.append(
+                [
+                    name,
+                    f"{m['train_seconds']:.1f} / {k['train_seconds']:.1f} = "
+                    f"{ratio(m['train_seconds'], k['train_seconds'])}",
+                    f"{m['train_samples_per_s']:,.0f} / {k['train_samples_per_s']:,.0f} = "
+                    f"{ratio(m['train_samples_per_s'], k['train_samples_per_s'])}",
+                    f"{m['infer_reviews_per_s']:,.0f} / {k['infer_samples_per_s']:,.0f} = "
+                    f"{ratio(m['infer_reviews_per_s'], k['infer_samples_per_s'])}",
+                    f"{m['test_accuracy']:.4f} / {k['test_accuracy']:.4f} = "
+                    f"{ratio(m['test_accuracy'], k['test_accuracy'])}",
+                    f"{k['train_size']:,} / {k['test_size']:,}",
+                ]
+            )
+        out.append(
+            table(
+                [
+                    "model",
+                    "train s",
+                    "train samples/s",
+                    "inference reviews/s",
+                    "test accuracy",
+                    "keras train / test reviews",
+                ],
+                rows,
+            )
+        )
+        a_wall, k_wall = result["attnclf_wall_seconds"], keras["wall_seconds"]
+        out += [
+            "",
+            f"whole wall time (data + training + test evaluation of all models): attnclf "
+            f"{a_wall:.1f} s / keras {k_wall:.1f} s = {a_wall / k_wall:.2f}; peak RSS "
+            f"attnclf {result['peak_rss_mb_process']:,.0f} MB (whole benchmark process), "
+            f"keras {keras.get('peak_rss_mb') or float('nan'):,.0f} MB (/usr/bin/time -v)",
+        ]
+    out += ["", f"benchmark wall time: {result['wall_seconds']:.1f} s"]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="the IMDB archive aclImdb_v1.tar.gz (default: %(default)s)",
+    )
+    parser.add_argument("--models", default="self-attention,multihead")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="N train and N test reviews (stratified), for quick runs",
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="also time a cold parse of the archive into a temporary ATTNCLF_HOME",
+    )
+    parser.add_argument(
+        "--keras",
+        action="store_true",
+        help="also run the tutorial's Keras stack (keras_seed) in a venv",
+    )
+    parser.add_argument("--out", type=Path, default=Path("runs/benchmark.json"))
+    args = parser.parse_args(argv)
+
+    data_path = args.data.resolve()
+    if not data_path.exists():
+        print(
+            f"benchmark: no IMDB archive at {data_path}; pass --data PATH/aclImdb_v1.tar.gz",
+            file=sys.stderr,
+        )
+        return 2
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    try:
+        check_model_names(names)
+    except AttnclfError as error:
+        print(f"benchmark: {error}", file=sys.stderr)
+        return 2
+
+    start = time.perf_counter()
+    result: dict = {
+        "command": " ".join(["benchmarks/benchmark.py", *(sys.argv[1:] if argv is None else argv)]),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "settings": {
+            "data": str(data_path),
+            "models": names,
+            "epochs": args.epochs,
+            "limit": args.limit,
+            "batch_size": TrainConfig.batch_size,
+        },
+        "environment": environment(),
+    }
+    print(f"reading {data_path}{' (cold parse too)' if args.cold else ''} ...", flush=True)
+    data, result["data"] = prepare(data_path, args.limit, args.cold)
+    train_config = TrainConfig(epochs=args.epochs)
+    result["models"] = {}
+    for name in names:
+        result["models"][name] = bench_model(name, data, train_config)
+    # comparable with keras' prepare + train + evaluate: the timed cache-hit read, vocabulary and
+    # encoding, and each model's training, validation and test evaluation (no cold parse, no
+    # cache-warming read, no latency probe)
+    attnclf_wall = data.seconds + sum(m["train_eval_seconds"] for m in result["models"].values())
+    result["attnclf_wall_seconds"] = round(attnclf_wall, 2)
+    result["peak_rss_mb_process"] = round(peak_rss_mb(), 1)
+    if args.keras:
+        result["keras"] = run_keras(data_path, names, args.epochs, args.limit)
+    result["wall_seconds"] = round(time.perf_counter() - start, 2)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print()
+    print(report(result))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
