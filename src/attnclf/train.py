@@ -79,6 +79,20 @@ class TrainingInterrupted(KeyboardInterrupt):
 EpochCallback = Callable[[dict], None]
 
 
+def warmed_up_ema(
+    decay: float,
+) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """An exponential moving average whose decay is 1 - 1/(n + 1) until that reaches `decay`:
+    a plain mean of the first 1 / (1 - decay) steps, so a short run is not held near its random
+    initial weights (plain EMA keeps 0.99^15 = 86% of them after 15 steps)."""
+
+    def average(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        rate = torch.clamp(1.0 / (n.to(averaged.dtype) + 1.0), min=1.0 - decay)
+        return averaged + (current - averaged) * rate
+
+    return average
+
+
 def fit(
     model: nn.Module,
     train: EncodedTexts,
@@ -108,9 +122,7 @@ def fit(
         else (lambda step: 1.0),
     )
     averaged = (
-        swa_utils.AveragedModel(
-            model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(config.ema_decay)
-        )
+        swa_utils.AveragedModel(model, avg_fn=warmed_up_ema(config.ema_decay))
         if config.ema_decay
         else None
     )
