@@ -555,6 +555,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("runs/benchmark.json"))
     args = parser.parse_args(argv)
+    from attnclf.runtime import tune_memory_allocator
+
+    # What the attnclf command does at start; ATTNCLF_KEEP_MALLOC=1 measures without it.
+    print(f"allocator tuned (attnclf.runtime): {tune_memory_allocator()}", flush=True)
 
     data_path = args.data.resolve()
     if not data_path.exists():

@@ -496,4 +496,7 @@ def faithfulness(
 
 
 def main() -> None:
+    from .runtime import tune_memory_allocator
+
+    tune_memory_allocator()
     app()
