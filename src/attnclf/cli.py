@@ -87,6 +87,8 @@ ValOpt = Annotated[
         "--validation-fraction", min=0.0, max=0.9, help="Share of train held out for validation."
     ),
 ]
+ModelArg = Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")]
+FileOpt = Annotated[Path | None, typer.Option("--file", help="A file with one text a line.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 CheckpointEveryOpt = Annotated[
     int,
@@ -289,7 +291,7 @@ def train(
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")],
+    model: ModelArg,
     data: DataOpt = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     limit: LimitOpt = None,
@@ -326,13 +328,11 @@ def evaluate(
 
 @app.command()
 def predict(
-    model: Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")],
+    model: ModelArg,
     texts: Annotated[
         list[str] | None, typer.Argument(help="Texts to classify; none: read --file or stdin.")
     ] = None,
-    file: Annotated[
-        Path | None, typer.Option("--file", help="A file with one text a line.")
-    ] = None,
+    file: FileOpt = None,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per text.")] = False,
     attention: Annotated[
         bool, typer.Option(help="With --json, include tokens and attention weights.")
@@ -375,13 +375,11 @@ def _read_texts(texts: list[str] | None, file: Path | None, stdin: bool = True) 
 
 @app.command()
 def explain(
-    model: Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")],
+    model: ModelArg,
     texts: Annotated[
         list[str] | None, typer.Argument(help="Texts to explain; none: --file, --data or stdin.")
     ] = None,
-    file: Annotated[
-        Path | None, typer.Option("--file", help="A file with one text a line.")
-    ] = None,
+    file: FileOpt = None,
     data: Annotated[
         str | None, typer.Option("--data", help="Explain test examples of this data source.")
     ] = None,
@@ -456,7 +454,7 @@ def _gallery(classifier, data: str, sample: int, text_column: str, label_column:
 
 @app.command()
 def faithfulness(
-    model: Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")],
+    model: ModelArg,
     data: DataOpt = None,
     sample: Annotated[int, typer.Option(min=1, help="Test examples to measure on.")] = 500,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
