@@ -5,6 +5,7 @@ tutorial's own Keras stack side by side in the same invocation.
     python benchmarks/benchmark.py                      # both models, 2 epochs, full data
     python benchmarks/benchmark.py --limit 2000 --epochs 1
     python benchmarks/benchmark.py --keras --limit 2000 --epochs 1
+    python benchmarks/benchmark.py --compare --keras    # the issue's yardstick: whole commands
 
 A script, not a test. TensorFlow is never imported here: the Keras stack runs in its own virtual
 environment (/tmp/keras-seed-venv) in a subprocess.
@@ -126,7 +127,7 @@ def prepare(data_path: Path, limit: int | None, cold: bool) -> tuple[PreparedDat
 
     start = time.perf_counter()
     vocab = Vocab.build(
-        [tokenize(t) for t in dataset.train.texts], text_config.vocab_size, text_config.min_count
+        (tokenize(t) for t in dataset.train.texts), text_config.vocab_size, text_config.min_count
     )
     vocab_seconds = time.perf_counter() - start
     encoder = Encoder(vocab, text_config)
@@ -256,6 +257,7 @@ def bench_model(name: str, data: PreparedData, train_config: TrainConfig) -> dic
         "train_seconds_with_validation": record["train_seconds"],
         "train_eval_seconds": round(train_eval_seconds, 2),
         "train_samples_per_s": samples_per_s,
+        "train_arithmetic": record["train_arithmetic"],
         "test_accuracy": round(record["test_accuracy"], 4),
         "test_loss": round(record["test_loss"], 4),
         "infer_reviews_per_s": infer_per_s,
@@ -273,6 +275,34 @@ def bench_model(name: str, data: PreparedData, train_config: TrainConfig) -> dic
 
 
 # --- the Keras stack --------------------------------------------------------------------------
+
+
+def run_compare_command(data_path: Path, limit: int | None, precision: str) -> dict | None:
+    """The default `attnclf compare` as a user runs it (a fresh process, report, plots and
+    faithfulness table included), under /usr/bin/time -v."""
+    out = Path(tempfile.mkdtemp(prefix="attnclf-bench-compare-"))
+    command = [sys.executable, "-m", "attnclf", "compare", "--data", str(data_path)]
+    command += ["--out", str(out), "--quiet", "--precision", precision]
+    if limit:
+        command += ["--limit", str(limit)]
+    print(f"attnclf compare (the whole command, {' '.join(command[3:])}) ...", flush=True)
+    try:
+        code, _, fields, wall, stderr = run_timed(command, echo=False)
+        if code != 0:
+            print(f"attnclf compare failed (exit {code}): {stderr.strip()[-300:]}")
+            return None
+        metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return {
+        "command": "attnclf compare --data ARCHIVE" + (f" --limit {limit}" if limit else ""),
+        "wall_seconds": round(wall, 2),
+        **fields,
+        "test_accuracy": {
+            name: round(m["test_accuracy"], 4) for name, m in metrics["models"].items()
+        },
+        "train_seconds": {name: m["train_seconds"] for name, m in metrics["models"].items()},
+    }
 
 
 def keras_python() -> Path | None:
@@ -400,7 +430,8 @@ def report(result: dict) -> str:
     out = [
         f"environment: {env['cpu']}, {env['cores']} cores ({env['usable_cores']} usable), "
         f"torch threads {env['torch_threads']}; python {env['python']}, torch {env['torch']}, "
-        f"numpy {env['numpy']}, attnclf {env['attnclf']}",
+        f"numpy {env['numpy']}, attnclf {env['attnclf']}; training arithmetic "
+        f"{', '.join(sorted({m['train_arithmetic'] for m in result['models'].values()}))}",
         "",
     ]
     cold = f"{data['cold_read_seconds']:.1f}" if "cold_read_seconds" in data else "not run"
@@ -523,6 +554,20 @@ def report(result: dict) -> str:
             f"attnclf {result['peak_rss_mb_process']:,.0f} MB (whole benchmark process), "
             f"keras {keras.get('peak_rss_mb') or float('nan'):,.0f} MB (/usr/bin/time -v)",
         ]
+    whole = result.get("compare")
+    if whole:
+        accuracy = ", ".join(f"{n} {a:.4f}" for n, a in whole["test_accuracy"].items())
+        line = (
+            f"the whole `{whole['command']}` (fresh process; report, plots and faithfulness "
+            f"table included): {whole['wall_seconds']:.1f} s wall, "
+            f"{whole.get('peak_rss_mb', float('nan')):,.0f} MB peak RSS; test accuracy {accuracy}"
+        )
+        if keras:
+            line += (
+                f"; / keras {keras['wall_seconds']:.1f} s = "
+                f"{whole['wall_seconds'] / keras['wall_seconds']:.2f} of its wall time"
+            )
+        out += ["", line]
     out += ["", f"benchmark wall time: {result['wall_seconds']:.1f} s"]
     return "\n".join(out)
 
@@ -552,6 +597,17 @@ def main(argv: list[str] | None = None) -> int:
         "--keras",
         action="store_true",
         help="also run the tutorial's Keras stack (keras_seed) in a venv",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also time the whole default `attnclf compare` command in a fresh process",
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="arithmetic of the training steps (attnclf's --precision)",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/benchmark.json"))
     args = parser.parse_args(argv)
@@ -584,12 +640,13 @@ def main(argv: list[str] | None = None) -> int:
             "epochs": args.epochs,
             "limit": args.limit,
             "batch_size": TrainConfig.batch_size,
+            "precision": args.precision,
         },
         "environment": environment(),
     }
     print(f"reading {data_path}{' (cold parse too)' if args.cold else ''} ...", flush=True)
     data, result["data"] = prepare(data_path, args.limit, args.cold)
-    train_config = TrainConfig(epochs=args.epochs)
+    train_config = TrainConfig(epochs=args.epochs, precision=args.precision)
     result["models"] = {}
     for name in names:
         result["models"][name] = bench_model(name, data, train_config)
@@ -599,6 +656,8 @@ def main(argv: list[str] | None = None) -> int:
     attnclf_wall = data.seconds + sum(m["train_eval_seconds"] for m in result["models"].values())
     result["attnclf_wall_seconds"] = round(attnclf_wall, 2)
     result["peak_rss_mb_process"] = round(peak_rss_mb(), 1)
+    if args.compare:
+        result["compare"] = run_compare_command(data_path, args.limit, args.precision)
     if args.keras:
         result["keras"] = run_keras(data_path, names, args.epochs, args.limit)
     result["wall_seconds"] = round(time.perf_counter() - start, 2)

@@ -71,6 +71,13 @@ SeedOpt = Annotated[
 DeviceOpt = Annotated[
     str, typer.Option(help="auto (CUDA when present, else CPU), cpu or cuda[:N].")
 ]
+PrecisionOpt = Annotated[
+    str,
+    typer.Option(
+        help="Arithmetic of the training steps: auto (bf16 where the hardware has it, else "
+        "fp32), fp32 or bf16 (bfloat16 autocast; evaluation and saved models stay fp32)."
+    ),
+]
 LimitOpt = Annotated[
     int | None,
     typer.Option(min=1, help="Use a stratified N of train and N of test, for quick runs."),
@@ -133,16 +140,19 @@ def _configs(
     batch_size,
     lr,
     device,
+    precision,
 ) -> tuple[DataConfig, TextConfig, TrainConfig]:
     if truncation not in ("head", "tail", "head+tail"):
         raise AttnclfError(f"--truncation {truncation!r} is not one of head, tail, head+tail")
     if not lr > 0:
         raise AttnclfError(f"--lr {lr} must be above 0; the tutorial uses 1e-3")
+    if precision not in ("auto", "fp32", "bf16"):
+        raise AttnclfError(f"--precision {precision!r} is not one of auto, fp32, bf16")
     truncation_value: Truncation = truncation  # type: ignore[assignment]
     return (
         DataConfig(data, text_column, label_column, validation_fraction, limit=limit, seed=seed),
         TextConfig(vocab_size, max_len, truncation_value),
-        TrainConfig(epochs, batch_size, lr, seed=seed, device=device),
+        TrainConfig(epochs, batch_size, lr, seed=seed, device=device, precision=precision),
     )
 
 
@@ -163,6 +173,7 @@ def compare(
     lr: LrOpt = 1e-3,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
     limit: LimitOpt = None,
     text_column: TextColOpt = "text",
     label_column: LabelColOpt = "label",
@@ -200,6 +211,7 @@ def compare(
             batch_size,
             lr,
             device,
+            precision,
         )
         data_config, text_config, train_config = configs
         train_config = dataclasses.replace(train_config, checkpoint_every=checkpoint_every)
@@ -241,6 +253,7 @@ def train(
     lr: LrOpt = 1e-3,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
     limit: LimitOpt = None,
     text_column: TextColOpt = "text",
     label_column: LabelColOpt = "label",
@@ -275,6 +288,7 @@ def train(
             batch_size,
             lr,
             device,
+            precision,
         )
         train_config = dataclasses.replace(train_config, checkpoint_every=checkpoint_every)
         prepared = prepare_data(data_config, text_config)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 Truncation = Literal["head", "tail", "head+tail"]
+Precision = Literal["auto", "fp32", "bf16"]
 
 
 @dataclass
@@ -53,6 +54,11 @@ class TrainConfig:
     ema_decay: float = 0.99
     seed: int = 0
     device: str = "auto"
+    # Arithmetic of the training steps: "bf16" runs the forward pass under bfloat16 autocast
+    # (weights, optimiser and loss stay float32); "auto" picks it where the hardware computes
+    # bf16 natively (CPUs with AVX512-BF16/AMX, CUDA GPUs that support it), else "fp32".
+    # Evaluation and saved models always compute in float32.
+    precision: Precision = "auto"
     # Also checkpoint every this many steps (0: only at the end of each epoch).
     checkpoint_every: int = 0
 

@@ -19,6 +19,7 @@ from .data import Dataset, Examples, load_dataset
 from .errors import AttnclfError
 from .evaluate import classification_metrics, count_parameters, peak_memory_mb, timed_predict
 from .models import FAMILIES, build_model, model_config
+from .runtime import resolve_precision
 from .text import Encoder, Vocab, tokenize
 from .train import fit, resolve_device, seed_everything
 
@@ -50,7 +51,8 @@ class PreparedData:
 def prepare_data(data_config: DataConfig, text_config: TextConfig) -> PreparedData:
     start = time.perf_counter()
     dataset = load_dataset(data_config)
-    train_tokens = [tokenize(text) for text in dataset.train.texts]
+    # Counted from a generator: holding every review's token list at once took ~400 MB on IMDB.
+    train_tokens = (tokenize(text) for text in dataset.train.texts)
     vocab = Vocab.build(train_tokens, text_config.vocab_size, text_config.min_count)
     encoder = Encoder(vocab, text_config)
 
@@ -124,6 +126,7 @@ def train_model(
         "train_seconds": round(result.train_seconds, 2),
         "epoch_seconds": [round(h["seconds"], 2) for h in result.history],
         "train_samples_per_s": round(result.train_samples_per_s, 1),
+        "train_arithmetic": resolve_precision(train_config.precision, device),
         "infer_samples_per_s": round(infer_per_s, 1),
         **peak_memory_mb(device),
         "history": result.history,

@@ -1,4 +1,5 @@
-"""Process-wide settings that make training and inference faster on the CPU.
+"""Settings that make training and inference faster: the C allocator, and the arithmetic
+precision of training steps.
 
 glibc returns large freed blocks to the operating system at once (they are mmap-ed), so every
 training step page-faults its LSTM buffers back in. Measured with `benchmarks/benchmark.py
@@ -14,6 +15,11 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+
+from .errors import AttnclfError
 
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # mallopt parameters, from glibc's malloc.h
 _tuned = False
@@ -34,3 +40,29 @@ def tune_memory_allocator() -> bool:
         return False
     _tuned = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
     return _tuned
+
+
+def bf16_is_native(device: torch.device) -> bool:
+    """Whether `device` computes bfloat16 in hardware (else autocast to it would be slower)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """ "auto" becomes "bf16" where the hardware has it, else "fp32"."""
+    if precision == "auto":
+        return "bf16" if bf16_is_native(device) else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise AttnclfError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
+    return precision
+
+
+def mixed_precision(precision: str, device: torch.device) -> AbstractContextManager:
+    """The autocast context for a training step at `precision` ("fp32": none)."""
+    if resolve_precision(precision, device) == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()

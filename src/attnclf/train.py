@@ -26,6 +26,7 @@ from .batches import EncodedTexts, batch_order, collate
 from .checkpoint import Progress, data_fingerprint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .errors import AttnclfError
+from .runtime import mixed_precision
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -163,8 +164,9 @@ def fit(
                     batch = collate(train, index).to(device)
                     stepping = True
                     try:
-                        output = model(batch.ids, batch.lengths)
-                        loss = classification_loss(output.logits, batch.labels)
+                        with mixed_precision(config.precision, device):
+                            output = model(batch.ids, batch.lengths)
+                        loss = classification_loss(output.logits.float(), batch.labels)
                     except torch.OutOfMemoryError:
                         raise AttnclfError(
                             f"{device} ran out of memory in epoch {epoch}, step {run.step + 1} "

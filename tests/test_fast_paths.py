@@ -1,0 +1,196 @@
+"""Every fast path computes the same function as the plain one it replaces: the recurrent
+encoder that skips padding against PyTorch's packed sequences, the attention poolings against
+per-example loops, bf16 autocast against float32, inference mode against autograd, and the
+allocator setting against the default allocator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from attnclf.config import DataConfig, TextConfig, TrainConfig
+from attnclf.evaluate import predict_logits
+from attnclf.experiment import prepare_data, train_model
+from attnclf.models import build_model, model_config
+from attnclf.models.layers import (
+    AdditiveAttentionPooling,
+    MultiHeadAttentionPooling,
+    RecurrentEncoder,
+    lengths_to_mask,
+)
+from attnclf.runtime import bf16_is_native, mixed_precision, resolve_precision
+
+SMALL = {
+    "self-attention": dict(vocab_size=60, embedding_dim=16, hidden_size=8, attention_size=8),
+    "multihead": dict(vocab_size=60, embedding_dim=16, hidden_size=16, num_heads=4),
+}
+
+
+def padded_batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([9, 4, 1, 7, 9, 2])
+    ids = torch.randint(2, 60, (len(lengths), 9), generator=generator)
+    ids[torch.arange(9)[None, :] >= lengths[:, None]] = 0
+    return ids, lengths
+
+
+def test_the_encoder_that_skips_padding_equals_a_packed_bidirectional_lstm():
+    torch.manual_seed(0)
+    encoder = RecurrentEncoder(5, 4, bidirectional=True).eval()
+    reference = nn.LSTM(5, 4, batch_first=True, bidirectional=True).eval()
+    with torch.no_grad():  # the same weights: forward_rnn as direction 0, backward_rnn as 1
+        for name, param in encoder.forward_rnn.named_parameters():
+            getattr(reference, name).copy_(param)
+        for name, param in encoder.backward_rnn.named_parameters():
+            getattr(reference, f"{name}_reverse").copy_(param)
+    lengths = torch.tensor([6, 2, 5, 1])
+    x = torch.randn(4, 6, 5)
+    with torch.no_grad():
+        ours = encoder(x, lengths)  # (B, T, 2H)
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        expected, _ = pad_packed_sequence(reference(packed)[0], batch_first=True)
+    mask = lengths_to_mask(lengths, 6)
+    torch.testing.assert_close(ours[mask], expected[mask], rtol=1e-5, atol=1e-6)
+
+
+def test_additive_pooling_equals_a_loop_over_each_text_alone():
+    torch.manual_seed(0)
+    pooling = AdditiveAttentionPooling(6, 5)
+    states, lengths = torch.randn(3, 7, 6), torch.tensor([7, 3, 5])
+    pooled, weights = pooling(states, lengths_to_mask(lengths, 7))
+    for row, length in enumerate(lengths.tolist()):
+        h = states[row, :length]  # (t, H): only the real tokens
+        alpha = torch.softmax(pooling.score(torch.tanh(pooling.project(h))).squeeze(-1), dim=0)
+        torch.testing.assert_close(weights[row, :length], alpha)
+        torch.testing.assert_close(pooled[row], alpha @ h)
+
+
+def test_multihead_pooling_equals_a_loop_over_each_text_and_head():
+    torch.manual_seed(0)
+    pooling = MultiHeadAttentionPooling(8, num_heads=2)
+    states, lengths = torch.randn(3, 5, 8), torch.tensor([5, 2, 4])
+    pooled, weights = pooling(states, lengths_to_mask(lengths, 5))  # (B, nh * H), (B, nh, T)
+    for row, length in enumerate(lengths.tolist()):
+        h = states[row, :length]  # (t, H)
+        keys = pooling.keys(h).view(length, 2, 4)  # (t, nh, dh)
+        for head in range(2):
+            scores = keys[:, head] @ pooling.queries[head] / 2.0  # sqrt(dh) = 2
+            alpha = torch.softmax(scores, dim=0)
+            torch.testing.assert_close(weights[row, head, :length], alpha)
+            torch.testing.assert_close(pooled[row, head * 8 : (head + 1) * 8], alpha @ h)
+
+
+@pytest.mark.parametrize("name", ["self-attention", "multihead"])
+def test_inference_mode_computes_what_autograd_computes(name):
+    torch.manual_seed(0)
+    model = build_model(name, model_config(name, **SMALL[name])).eval()
+    ids, lengths = padded_batch()
+    with_grad = model(ids, lengths)
+    with torch.inference_mode():
+        fast = model(ids, lengths)
+    torch.testing.assert_close(fast.logits, with_grad.logits.detach())
+    torch.testing.assert_close(fast.attention, with_grad.attention.detach())
+
+
+@pytest.mark.parametrize("name", ["self-attention", "multihead"])
+def test_bf16_autocast_computes_nearly_what_float32_computes(name):
+    """bfloat16 keeps 8 bits of mantissa: outputs and gradients agree to about 1%."""
+    torch.manual_seed(0)
+    model = build_model(name, model_config(name, **SMALL[name])).eval()  # no dropout
+    ids, lengths = padded_batch()
+    labels = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+    results = []
+    for precision in ("fp32", "bf16"):
+        model.zero_grad()
+        with mixed_precision(precision, torch.device("cpu")):
+            output = model(ids, lengths)
+        loss = nn.functional.binary_cross_entropy_with_logits(output.logits[:, 0].float(), labels)
+        loss.backward()
+        gradient = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+        logits, attention = output.logits.float().detach(), output.attention.float().detach()
+        results.append((logits, attention, gradient))
+    (logits32, attention32, grad32), (logits16, attention16, grad16) = results
+    torch.testing.assert_close(logits16, logits32, rtol=0.05, atol=0.02)
+    torch.testing.assert_close(attention16, attention32, rtol=0.05, atol=0.01)
+    assert torch.cosine_similarity(grad16, grad32, dim=0) > 0.99
+    for param in model.parameters():  # autocast computes in bf16 but never changes the weights
+        assert param.dtype == torch.float32
+
+
+def test_precision_resolves_to_bf16_only_where_the_hardware_has_it():
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("auto", cpu) == ("bf16" if bf16_is_native(cpu) else "fp32")
+    with pytest.raises(Exception, match="unknown precision"):
+        resolve_precision("fp8", cpu)
+
+
+@pytest.fixture
+def prepared(sentiment_csv):
+    return prepare_data(DataConfig(source=str(sentiment_csv)), TextConfig(vocab_size=100))
+
+
+@pytest.mark.parametrize("name", ["self-attention", "multihead"])
+def test_training_in_bf16_learns_as_well_as_float32(prepared, name):
+    accuracy, logits = {}, {}
+    for precision in ("fp32", "bf16"):
+        config = TrainConfig(epochs=6, batch_size=32, lr=3e-3, precision=precision)
+        classifier, record = train_model(name, prepared, config, progress=False)
+        assert record["train_arithmetic"] == precision
+        accuracy[precision] = record["test_accuracy"]
+        logits[precision] = predict_logits(classifier.model, prepared.test, 64, torch.device("cpu"))
+        assert logits[precision].dtype == torch.float32  # evaluation is float32 either way
+    assert accuracy["fp32"] >= 0.9 and accuracy["bf16"] >= 0.9
+    agree = ((logits["fp32"] > 0) == (logits["bf16"] > 0)).float().mean().item()
+    assert agree >= 0.95
+
+
+TRAIN_AND_DUMP = textwrap.dedent(
+    """
+    import json, sys
+    import torch
+    from attnclf.config import DataConfig, TextConfig, TrainConfig
+    from attnclf.experiment import prepare_data, train_model
+    from attnclf.runtime import tune_memory_allocator
+
+    applied = tune_memory_allocator()
+    data = prepare_data(DataConfig(source=sys.argv[1]), TextConfig(vocab_size=100))
+    config = TrainConfig(epochs=2, batch_size=32, precision="fp32")
+    classifier, record = train_model("self-attention", data, config, progress=False)
+    weights = torch.cat([p.detach().flatten() for p in classifier.model.parameters()])
+    print(json.dumps({"applied": applied, "weights": weights.tolist(),
+                      "accuracy": record["test_accuracy"]}))
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's, on Linux")
+def test_the_allocator_setting_changes_no_result(sentiment_csv, tmp_path: Path):
+    script = tmp_path / "train_and_dump.py"
+    script.write_text(TRAIN_AND_DUMP)
+    runs = {}
+    for keep in (True, False):
+        env = {k: v for k, v in os.environ.items() if k != "ATTNCLF_KEEP_MALLOC"}
+        if keep:
+            env["ATTNCLF_KEEP_MALLOC"] = "1"
+        done = subprocess.run(
+            [sys.executable, str(script), str(sentiment_csv)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        runs[keep] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert runs[True]["applied"] is False and runs[False]["applied"] is True
+    assert runs[True]["weights"] == runs[False]["weights"]
+    assert runs[True]["accuracy"] == runs[False]["accuracy"]
