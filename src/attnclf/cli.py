@@ -16,12 +16,18 @@ import typer
 
 from .config import DataConfig, TextConfig, TrainConfig, Truncation
 from .errors import AttnclfError
+from .seq2seq.cli import seq2seq_app
 
 app = typer.Typer(
     help="Attention-based text classification: train, compare, evaluate and predict.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+)
+app.add_typer(
+    seq2seq_app,
+    name="seq2seq",
+    help="Translation with Bahdanau attention: train, translate (with alignments), evaluate.",
 )
 
 
