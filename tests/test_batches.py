@@ -40,6 +40,15 @@ def test_from_sequences_packs_offsets_lengths_and_labels():
     assert data.ids[data.offsets[3] : data.offsets[4]].tolist() == [9, 10]
 
 
+def test_select_takes_sequences_and_labels_in_the_given_order():
+    data = EncodedTexts.from_sequences(_seqs([5, 6, 7], [], [8], [9, 10]), np.array([1, 0, 2, 1]))
+    picked = data.select(np.array([3, 1, 0]))
+    ends = zip(picked.offsets[:-1], picked.offsets[1:], strict=True)
+    assert [picked.ids[a:b].tolist() for a, b in ends] == [[9, 10], [], [5, 6, 7]]
+    assert picked.labels.tolist() == [1, 0, 1]
+    assert len(data.select(np.array([], dtype=np.int64))) == 0
+
+
 def test_from_sequences_without_labels_uses_zeros():
     data = EncodedTexts.from_sequences(_seqs([1], [2, 3]))
     assert data.labels.tolist() == [0, 0]

@@ -135,6 +135,12 @@ def test_bad_path(tmp_path):
     assert_one_line_error(run("train", "--data", tmp_path / "missing.csv"), "no such file")
 
 
+def test_bad_learning_rate_schedule(sentiment_csv):
+    assert_one_line_error(
+        run("train", "--data", sentiment_csv, "--lr-schedule", "cosine"), "--lr-schedule"
+    )
+
+
 def test_corrupt_archive(tmp_path):
     archive = tmp_path / "aclImdb_v1.tar.gz"
     archive.write_bytes(b"\x1f\x8b\x08not really gzip at all" * 10)

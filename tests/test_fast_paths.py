@@ -1,7 +1,8 @@
 """Every fast path computes the same function as the plain one it replaces: the recurrent
 encoder that skips padding against PyTorch's packed sequences, the attention poolings against
 per-example loops, bf16 autocast against float32, inference mode against autograd, and the
-allocator setting against the default allocator."""
+allocator setting against the default allocator, the ASCII tokenizer against the Unicode one,
+and one-pass vocabulary building and encoding against building, then encoding."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -28,6 +32,16 @@ from attnclf.models.layers import (
     lengths_to_mask,
 )
 from attnclf.runtime import bf16_is_native, mixed_precision, resolve_precision
+from attnclf.text import (
+    _ASCII_TOKEN,
+    _TOKEN,
+    Encoder,
+    Vocab,
+    build_and_encode,
+    tokenize,
+    truncate,
+    truncate_ids,
+)
 
 SMALL = {
     "self-attention": dict(vocab_size=60, embedding_dim=16, hidden_size=8, attention_size=8),
@@ -194,3 +208,34 @@ def test_the_allocator_setting_changes_no_result(sentiment_csv, tmp_path: Path):
     assert runs[True]["applied"] is False and runs[False]["applied"] is True
     assert runs[True]["weights"] == runs[False]["weights"]
     assert runs[True]["accuracy"] == runs[False]["accuracy"]
+
+
+ASCII_TEXTS = st.text(alphabet=st.characters(max_codepoint=127), max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ASCII_TEXTS)
+def test_the_ascii_tokenizer_equals_the_unicode_one_on_ascii_text(text):
+    assert _ASCII_TOKEN.findall(text.lower()) == _TOKEN.findall(text.lower())
+    assert tokenize(text) == _TOKEN.findall(text.lower())
+
+
+@pytest.mark.parametrize("how", ["head", "tail", "head+tail"])
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.text(max_size=60), max_size=12), size=st.integers(2, 12))
+def test_one_pass_vocabulary_and_ids_equal_build_then_encode(how, texts, size):
+    texts += ["The film's end -- was great! Great, great film.", "émigré naïve café ’tis", ""]
+    config = TextConfig(vocab_size=size, max_len=5, truncation=how)
+    vocab, ids = build_and_encode(texts, config)
+    reference = Vocab.build([tokenize(t) for t in texts], size)
+    assert vocab.tokens == reference.tokens
+    encoder = Encoder(reference, config)
+    assert [row.tolist() for row in ids] == [encoder.encode(t).tolist() for t in texts]
+    assert all(row.dtype == np.int32 for row in ids)
+
+
+@pytest.mark.parametrize("how", ["head", "tail", "head+tail"])
+def test_truncating_ids_equals_truncating_tokens(how):
+    ids = np.arange(11, dtype=np.int32)
+    for max_len in range(0, 13):
+        assert truncate_ids(ids, max_len, how).tolist() == truncate(list(range(11)), max_len, how)

@@ -46,6 +46,11 @@ class EncodedTexts:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def select(self, index: np.ndarray) -> EncodedTexts:
+        """The sequences and labels at `index`, in that order."""
+        sequences = [self.ids[self.offsets[i] : self.offsets[i + 1]] for i in index]
+        return EncodedTexts.from_sequences(sequences, self.labels[index])
+
 
 @dataclass
 class Batch:
@@ -55,13 +60,18 @@ class Batch:
     index: np.ndarray  # (B,) positions of these examples in their EncodedTexts
 
     def to(self, device: torch.device) -> Batch:
-        non_blocking = device.type == "cuda"
-        return Batch(
-            self.ids.to(device, non_blocking=non_blocking),
-            self.lengths.to(device, non_blocking=non_blocking),
-            self.labels.to(device, non_blocking=non_blocking),
-            self.index,
-        )
+        """The batch on `device`. To CUDA the tensors go through pinned (page-locked) host
+        memory, from PyTorch's caching host allocator, so the copy is asynchronous and overlaps
+        the GPU's work; from pageable memory `non_blocking` would wait."""
+        if device.type != "cuda":
+            return Batch(
+                self.ids.to(device), self.lengths.to(device), self.labels.to(device), self.index
+            )
+
+        def move(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.pin_memory().to(device, non_blocking=True)
+
+        return Batch(move(self.ids), move(self.lengths), move(self.labels), self.index)
 
     @property
     def mask(self) -> torch.Tensor:

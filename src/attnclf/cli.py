@@ -71,6 +71,10 @@ VocabOpt = Annotated[
     ),
 ]
 LrOpt = Annotated[float, typer.Option(help="Adam learning rate (> 0).")]
+LrScheduleOpt = Annotated[
+    str,
+    typer.Option("--lr-schedule", help="constant, or linear (falling to 0 at the last step)."),
+]
 SeedOpt = Annotated[
     int, typer.Option(help="Seed for the split, the initial weights and the order.")
 ]
@@ -147,18 +151,29 @@ def _configs(
     lr,
     device,
     precision,
+    lr_schedule="constant",
 ) -> tuple[DataConfig, TextConfig, TrainConfig]:
     if truncation not in ("head", "tail", "head+tail"):
         raise AttnclfError(f"--truncation {truncation!r} is not one of head, tail, head+tail")
     if not lr > 0:
-        raise AttnclfError(f"--lr {lr} must be above 0; the tutorial uses 1e-3")
+        raise AttnclfError(f"--lr {lr} must be above 0; the default is 2e-3")
+    if lr_schedule not in ("constant", "linear"):
+        raise AttnclfError(f"--lr-schedule {lr_schedule!r} is not one of constant, linear")
     if precision not in ("auto", "fp32", "bf16"):
         raise AttnclfError(f"--precision {precision!r} is not one of auto, fp32, bf16")
     truncation_value: Truncation = truncation  # type: ignore[assignment]
     return (
         DataConfig(data, text_column, label_column, validation_fraction, limit=limit, seed=seed),
         TextConfig(vocab_size, max_len, truncation_value),
-        TrainConfig(epochs, batch_size, lr, seed=seed, device=device, precision=precision),
+        TrainConfig(
+            epochs,
+            batch_size,
+            lr,
+            lr_schedule=lr_schedule,  # type: ignore[arg-type]
+            seed=seed,
+            device=device,
+            precision=precision,
+        ),
     )
 
 
@@ -176,7 +191,8 @@ def compare(
     max_len: MaxLenOpt = 200,
     truncation: TruncOpt = "tail",
     vocab_size: VocabOpt = 10_000,
-    lr: LrOpt = 1e-3,
+    lr: LrOpt = 2e-3,
+    lr_schedule: LrScheduleOpt = "constant",
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
@@ -218,6 +234,7 @@ def compare(
             lr,
             device,
             precision,
+            lr_schedule,
         )
         data_config, text_config, train_config = configs
         train_config = dataclasses.replace(train_config, checkpoint_every=checkpoint_every)
@@ -256,7 +273,8 @@ def train(
     max_len: MaxLenOpt = 200,
     truncation: TruncOpt = "tail",
     vocab_size: VocabOpt = 10_000,
-    lr: LrOpt = 1e-3,
+    lr: LrOpt = 2e-3,
+    lr_schedule: LrScheduleOpt = "constant",
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
@@ -295,6 +313,7 @@ def train(
             lr,
             device,
             precision,
+            lr_schedule,
         )
         train_config = dataclasses.replace(train_config, checkpoint_every=checkpoint_every)
         prepared = prepare_data(data_config, text_config)

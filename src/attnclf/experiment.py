@@ -20,7 +20,7 @@ from .errors import AttnclfError
 from .evaluate import classification_metrics, count_parameters, peak_memory_mb, timed_predict
 from .models import FAMILIES, build_model, model_config
 from .runtime import resolve_precision
-from .text import Encoder, Vocab, tokenize
+from .text import Encoder, Vocab, build_and_encode
 from .train import fit, resolve_device, seed_everything
 
 DEFAULT_MODELS = ("self-attention", "multihead")
@@ -51,9 +51,8 @@ class PreparedData:
 def prepare_data(data_config: DataConfig, text_config: TextConfig) -> PreparedData:
     start = time.perf_counter()
     dataset = load_dataset(data_config)
-    # Counted from a generator: holding every review's token list at once took ~400 MB on IMDB.
-    train_tokens = (tokenize(text) for text in dataset.train.texts)
-    vocab = Vocab.build(train_tokens, text_config.vocab_size, text_config.min_count)
+    # The train split is tokenised once, for its vocabulary and its ids together.
+    vocab, train_ids = build_and_encode(dataset.train.texts, text_config)
     encoder = Encoder(vocab, text_config)
 
     def encode(examples: Examples) -> EncodedTexts:
@@ -63,7 +62,7 @@ def prepare_data(data_config: DataConfig, text_config: TextConfig) -> PreparedDa
         dataset,
         vocab,
         text_config,
-        encode(dataset.train),
+        EncodedTexts.from_sequences(train_ids, dataset.train.labels),
         encode(dataset.validation),
         encode(dataset.test),
         time.perf_counter() - start,

