@@ -341,7 +341,7 @@ def evaluate(
     """Score a saved model on the test split of the data (every row of a single file)."""
     from .classifier import load
     from .data import load_evaluation_examples
-    from .evaluate import classification_metrics, timed_predict
+    from .evaluate import EVAL_BATCH_SIZE, classification_metrics, timed_predict
 
     with user_errors():
         classifier = load(model, device)
@@ -349,7 +349,7 @@ def evaluate(
             DataConfig(data, text_column, label_column, limit=limit), classifier.label_names
         )
         encoded = classifier.encode(examples.texts)
-        logits, per_s = timed_predict(classifier.model, encoded, 512, classifier.device)
+        logits, per_s = timed_predict(classifier.model, encoded, EVAL_BATCH_SIZE, classifier.device)
         metrics = classification_metrics(logits, examples.labels, classifier.label_names)
         metrics["infer_samples_per_s"] = round(per_s, 1)
         if json_output:
@@ -468,7 +468,7 @@ def _gallery(classifier, data: str, sample: int, text_column: str, label_column:
     import numpy as np
 
     from .data import load_evaluation_examples
-    from .evaluate import predict_logits, probabilities
+    from .evaluate import EVAL_BATCH_SIZE, predict_logits, probabilities
     from .explain import explain as explain_texts
     from .explain import sample_for_gallery
 
@@ -478,7 +478,7 @@ def _gallery(classifier, data: str, sample: int, text_column: str, label_column:
         classifier.label_names,
     )
     logits = predict_logits(
-        classifier.model, classifier.encode(examples.texts), 512, classifier.device
+        classifier.model, classifier.encode(examples.texts), EVAL_BATCH_SIZE, classifier.device
     )
     probs = probabilities(logits)  # (N, K)
     p_true = probs[np.arange(len(examples)), examples.labels]

