@@ -116,6 +116,20 @@ def test_inference_mode_computes_what_autograd_computes(name):
 
 
 @pytest.mark.parametrize("name", ["self-attention", "multihead"])
+def test_under_autocast_only_the_encoder_computes_in_bf16(name):
+    torch.manual_seed(0)
+    model = build_model(name, model_config(name, **SMALL[name])).eval()
+    ids, lengths = padded_batch()
+    seen: dict[str, torch.dtype] = {}
+    model.encoder.register_forward_hook(lambda m, a, out: seen.update(encoder=out.dtype))
+    model.attention.register_forward_hook(lambda m, a, out: seen.update(attention=out[0].dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(ids, lengths)
+    assert seen == {"encoder": torch.bfloat16, "attention": torch.float32}
+    assert output.logits.dtype == output.attention.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["self-attention", "multihead"])
 def test_bf16_autocast_computes_nearly_what_float32_computes(name):
     """bfloat16 keeps 8 bits of mantissa: outputs and gradients agree to about 1%."""
     torch.manual_seed(0)

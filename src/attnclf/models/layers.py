@@ -35,6 +35,16 @@ class ClassifierOutput:
     head_attention: torch.Tensor | None = None  # (B, nh, T) per head, for multi-head layers
 
 
+def float32(like: torch.Tensor) -> torch.autocast:
+    """A region where autocast is off: the attention and output layers of a model whose
+    recurrent encoder runs in bfloat16 (`--precision bf16`). The encoder is where the time goes;
+    the layers after it are cheap, and in bfloat16 they cost accuracy. Measured on IMDB, 2 epochs,
+    seeds 0 and 1, test accuracy of the self-attention model: float32 88.3% / 88.0%, everything
+    under autocast 87.8% / 87.8%, the encoder alone 88.5% / 88.4% (multihead: 88.3% / 88.2% and
+    88.6% / 88.2%)."""
+    return torch.autocast(like.device.type, enabled=False)
+
+
 def lengths_to_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
     positions = torch.arange(width, device=lengths.device)
     return positions[None, :] < lengths[:, None]  # (B, T)

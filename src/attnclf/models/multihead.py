@@ -13,6 +13,7 @@ from .layers import (
     ClassifierOutput,
     MultiHeadAttentionPooling,
     RecurrentEncoder,
+    float32,
     lengths_to_mask,
 )
 
@@ -47,6 +48,7 @@ class MultiHeadClassifier(nn.Module):
         mask = lengths_to_mask(lengths, ids.shape[1])  # (B, T)
         embedded = self.dropout(self.embedding(ids))  # (B, T, E)
         states = self.encoder(embedded, lengths)  # (B, T, H)
-        pooled, head_weights = self.attention(states, mask)  # (B, nh * H), (B, nh, T)
-        logits = self.head(pooled)  # (B, C)
+        with float32(states):  # attention and output in float32 under autocast (see float32)
+            pooled, head_weights = self.attention(states.float(), mask)  # (B, nh * H), (B, nh, T)
+            logits = self.head(pooled)  # (B, C)
         return ClassifierOutput(logits, head_weights.mean(dim=1), head_weights)

@@ -13,6 +13,7 @@ from .layers import (
     ClassifierHead,
     ClassifierOutput,
     RecurrentEncoder,
+    float32,
     lengths_to_mask,
 )
 
@@ -47,6 +48,7 @@ class SelfAttentionClassifier(nn.Module):
         mask = lengths_to_mask(lengths, ids.shape[1])  # (B, T)
         embedded = self.dropout(self.embedding(ids))  # (B, T, E)
         states = self.encoder(embedded, lengths)  # (B, T, 2H)
-        pooled, weights = self.attention(states, mask)  # (B, 2H), (B, T)
-        logits = self.head(pooled)  # (B, C)
+        with float32(states):  # attention and output in float32 under autocast (see float32)
+            pooled, weights = self.attention(states.float(), mask)  # (B, 2H), (B, T)
+            logits = self.head(pooled)  # (B, C)
         return ClassifierOutput(logits, weights)
