@@ -57,8 +57,9 @@ class TrainConfig:
     ema_decay: float = 0.99
     seed: int = 0
     device: str = "auto"
-    # Arithmetic of the training steps: "bf16" runs the forward pass under bfloat16 autocast
-    # (weights, optimiser and loss stay float32); "auto" picks it where the hardware computes
+    # Arithmetic of the training steps: "bf16" runs the recurrent encoder under bfloat16
+    # autocast (the attention and output layers, weights, optimiser and loss stay float32; see
+    # models.layers.float32); "auto" picks it where the hardware computes
     # bf16 natively (CPUs with AVX512-BF16/AMX, CUDA GPUs that support it), else "fp32".
     # Evaluation and saved models always compute in float32.
     precision: Precision = "auto"
