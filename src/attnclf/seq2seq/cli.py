@@ -5,7 +5,6 @@ calls the library and prints; user mistakes come out as one `error:` line, exit 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -174,16 +173,11 @@ def train(
 
 
 def _read_texts(texts: list[str] | None, file: Path | None) -> list[str]:
+    """The classifier commands' texts from arguments, --file or stdin; at least one."""
+    from ..cli import _read_texts as read_texts  # imported when a command runs, as user_errors
     from ..errors import AttnclfError
 
-    inputs = list(texts or [])
-    if file is not None:
-        if not file.is_file():
-            raise AttnclfError(f"no such file: {file}; --file takes a text file, one text a line")
-        lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
-        inputs += [line for line in lines if line.strip()]
-    if not inputs and not sys.stdin.isatty():
-        inputs = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    inputs = read_texts(texts, file)
     if not inputs:
         raise AttnclfError("no text to translate; pass texts as arguments, --file F or on stdin")
     return inputs
