@@ -141,6 +141,17 @@ def test_bad_learning_rate_schedule(sentiment_csv):
     )
 
 
+def test_bf16_on_a_cpu_without_it(sentiment_csv, monkeypatch):
+    from attnclf import runtime
+
+    monkeypatch.setattr(runtime, "bf16_is_native", lambda device: False)
+    assert_one_line_error(
+        run("train", "--data", sentiment_csv, "--precision", "bf16"),
+        "needs native bfloat16",
+        "--precision fp32",
+    )
+
+
 def test_corrupt_archive(tmp_path):
     archive = tmp_path / "aclImdb_v1.tar.gz"
     archive.write_bytes(b"\x1f\x8b\x08not really gzip at all" * 10)

@@ -161,6 +161,10 @@ def _configs(
         raise AttnclfError(f"--lr-schedule {lr_schedule!r} is not one of constant, linear")
     if precision not in ("auto", "fp32", "bf16"):
         raise AttnclfError(f"--precision {precision!r} is not one of auto, fp32, bf16")
+    from .runtime import resolve_precision
+    from .train import resolve_device
+
+    resolve_precision(precision, resolve_device(device))  # bf16 without the hardware: say so now
     truncation_value: Truncation = truncation  # type: ignore[assignment]
     return (
         DataConfig(data, text_column, label_column, validation_fraction, limit=limit, seed=seed),

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
+from torch import nn
 
 from .errors import AttnclfError
 
@@ -42,22 +44,50 @@ def tune_memory_allocator() -> bool:
     return _tuned
 
 
+@functools.cache
 def bf16_is_native(device: torch.device) -> bool:
-    """Whether `device` computes bfloat16 in hardware (else autocast to it would be slower)."""
+    """Whether `device` computes bfloat16 in hardware (else autocast to it would be slower, or
+    fail). On a CPU the flags are not enough: oneDNN may be limited to AVX2
+    (`ONEDNN_MAX_CPU_ISA=AVX2`) on a CPU that has AVX512-BF16, and then it cannot build a bf16
+    LSTM, so a tiny LSTM step under bf16 autocast is tried once and its answer kept."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return False
     except (AttributeError, RuntimeError):
         return False
+    return _bf16_lstm_step_runs()
+
+
+def _bf16_lstm_step_runs() -> bool:
+    generator_state = torch.random.get_rng_state()  # the probe must not shift a seeded run
+    try:
+        lstm = nn.LSTM(8, 8, batch_first=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            states, _ = lstm(torch.randn(2, 3, 8))
+        states.float().sum().backward()
+        return True
+    except RuntimeError:
+        return False
+    finally:
+        torch.random.set_rng_state(generator_state)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """ "auto" becomes "bf16" where the hardware has it, else "fp32"."""
+    """ "auto" becomes "bf16" where the hardware has it, else "fp32"; "bf16" where the
+    hardware lacks it is an error (emulated bf16 would be slower than float32)."""
     if precision == "auto":
         return "bf16" if bf16_is_native(device) else "fp32"
     if precision not in ("fp32", "bf16"):
         raise AttnclfError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
+    if precision == "bf16" and not bf16_is_native(device):
+        raise AttnclfError(
+            f"--precision bf16 needs native bfloat16, which this {device.type.upper()} lacks "
+            "(or oneDNN is limited below it); use --precision fp32, or auto to pick for you"
+        )
     return precision
 
 

@@ -26,7 +26,7 @@ from .batches import EncodedTexts, batch_order, collate
 from .checkpoint import Progress, data_fingerprint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .errors import AttnclfError
-from .runtime import mixed_precision
+from .runtime import mixed_precision, resolve_precision
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -112,6 +112,7 @@ def fit(
     history as a run never stopped. Ctrl-C saves one and raises TrainingInterrupted."""
     from .evaluate import predict_logits  # evaluate imports train's loss: keep the cycle lazy
 
+    precision = resolve_precision(config.precision, device)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(train) // config.batch_size)
@@ -164,7 +165,7 @@ def fit(
                     batch = collate(train, index).to(device)
                     stepping = True
                     try:
-                        with mixed_precision(config.precision, device):
+                        with mixed_precision(precision, device):
                             output = model(batch.ids, batch.lengths)
                         loss = classification_loss(output.logits.float(), batch.labels)
                     except torch.OutOfMemoryError:
