@@ -219,7 +219,6 @@ TRAIN_AND_DUMP = textwrap.dedent(
     import json, sys
     import torch
     from attnclf.config import DataConfig, TextConfig, TrainConfig
-from attnclf.errors import AttnclfError
     from attnclf.experiment import prepare_data, train_model
     from attnclf.runtime import tune_memory_allocator
 
