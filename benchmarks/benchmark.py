@@ -48,7 +48,20 @@ KERAS_PACKAGES = [
     "keras-self-attention==0.51.0",
     "keras-multi-head==0.29.0",
 ]
-PEAK_GFLOPS = 176.0  # fp32 matmul peak of the project's 2-core machine (keras_seed README)
+PEAK_MATMUL_SIZE = 2048  # square matrices whose product measures the CPU's matmul peak
+# What limits oneDNN, ATen and MKL to AVX2 on a CPU that has more (AVX512, AVX512-BF16, AMX):
+# `--isa avx2` re-runs the benchmark under these, to see the plain float32 path on any CPU.
+AVX2_ONLY = {
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+}
+ISA_FLAGS = {
+    "avx2": "AVX2",
+    "avx512f": "AVX512",
+    "avx512_bf16": "AVX512-BF16",
+    "amx_bf16": "AMX-BF16",
+}
 LATENCY_REVIEWS = 200
 LATENCY_WARMUP = 10
 
@@ -66,13 +79,53 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_isa() -> list[str]:
+    """The instruction sets that decide attnclf's speed, as /proc/cpuinfo lists them."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                return [name for flag, name in ISA_FLAGS.items() if flag in flags]
+    except OSError:
+        pass
+    return []
+
+
+def matmul_peak_gflops(dtype: torch.dtype, repeats: int = 20) -> float:
+    """This CPU's matmul throughput with torch's threads, measured now: the yardstick every
+    training and inference GFLOP/s figure is shown against."""
+    generator = torch.Generator().manual_seed(0)
+    size = PEAK_MATMUL_SIZE
+    a = torch.randn(size, size, generator=generator).to(dtype)
+    b = torch.randn(size, size, generator=generator).to(dtype)
+    for _ in range(3):
+        a @ b
+    best = float("inf")
+    for _ in range(3):  # the best of three rounds: the peak, not the noise of a shared machine
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return 2 * size**3 / best / 1e9
+
+
 def environment() -> dict:
+    from attnclf.runtime import bf16_is_native
+
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count()
+    limited = {key: os.environ[key] for key in AVX2_ONLY if key in os.environ}
+    native_bf16 = bf16_is_native(torch.device("cpu"))
     return {
         "cpu": cpu_model(),
+        "isa": cpu_isa(),
+        "isa_limits": limited,
+        "aten_capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": native_bf16,
+        "fp32_matmul_gflops": round(matmul_peak_gflops(torch.float32), 1),
+        "bf16_matmul_gflops": round(matmul_peak_gflops(torch.bfloat16), 1) if native_bf16 else None,
         "cores": os.cpu_count(),
         "usable_cores": usable,
         "torch_threads": torch.get_num_threads(),
@@ -80,7 +133,6 @@ def environment() -> dict:
         "torch": torch.__version__,
         "numpy": np.__version__,
         "attnclf": attnclf.__version__,
-        "peak_gflops_assumed": PEAK_GFLOPS,
     }
 
 
@@ -194,8 +246,9 @@ def forward_flops(name: str, config, tokens: float) -> dict:
         h, nh = config.hidden_size, config.num_heads
         per_token = {
             "lstm": lstm_flops(e, h),
-            # keys H -> H, one query per head, each head's weighted sum of the full states
-            "attention": 2 * h * h + 2 * h + nh * 2 * h,
+            # the queries folded into the key projection (H -> nh scores), each head's
+            # weighted sum of the full states
+            "attention": 2 * h * nh + nh * 2 * h,
         }
         pooled = nh * h
     else:
@@ -232,7 +285,7 @@ def latency_ms(classifier, texts: list[str]) -> dict:
     }
 
 
-def bench_model(name: str, data: PreparedData, train_config: TrainConfig) -> dict:
+def bench_model(name: str, data: PreparedData, train_config: TrainConfig, env: dict) -> dict:
     print(
         f"training {name} ({train_config.epochs} epochs, {len(data.train)} reviews) ...", flush=True
     )
@@ -246,6 +299,8 @@ def bench_model(name: str, data: PreparedData, train_config: TrainConfig) -> dic
     flops = forward_flops(name, classifier.model.config, float(data.train.lengths.mean()))
     test_flops = forward_flops(name, classifier.model.config, float(data.test.lengths.mean()))
     train_gflops = 3 * flops["total"] * samples_per_s / 1e9
+    bf16 = record["train_arithmetic"] == "bf16" and env.get("bf16_matmul_gflops")
+    train_peak = env["bf16_matmul_gflops"] if bf16 else env["fp32_matmul_gflops"]
     infer_gflops = test_flops["total"] * infer_per_s / 1e9
     print(f"  measuring single-review latency over {LATENCY_REVIEWS} test reviews ...", flush=True)
     latency = latency_ms(classifier, data.dataset.test.texts)
@@ -267,9 +322,11 @@ def bench_model(name: str, data: PreparedData, train_config: TrainConfig) -> dic
         "forward_flops_breakdown": {k: round(v, 3) for k, v in flops.items()},
         "train_mflop_per_review": round(3 * flops["total"] / 1e6, 2),
         "train_gflops": round(train_gflops, 1),
-        "train_share_of_peak": round(train_gflops / PEAK_GFLOPS, 3),
+        # against the peak of the arithmetic the training steps ran in (bf16 where native)
+        "train_peak_gflops": train_peak,
+        "train_share_of_peak": round(train_gflops / train_peak, 3),
         "infer_gflops": round(infer_gflops, 1),
-        "infer_share_of_peak": round(infer_gflops / PEAK_GFLOPS, 3),
+        "infer_share_of_peak": round(infer_gflops / env["fp32_matmul_gflops"], 3),
     }
 
 
@@ -431,6 +488,17 @@ def report(result: dict) -> str:
         f"torch threads {env['torch_threads']}; python {env['python']}, torch {env['torch']}, "
         f"numpy {env['numpy']}, attnclf {env['attnclf']}; training arithmetic "
         f"{', '.join(sorted({m['train_arithmetic'] for m in result['models'].values()}))}",
+        f"CPU instruction sets: {', '.join(env['isa']) or 'unknown'}"
+        + (
+            f"; limited by {' '.join(f'{k}={v}' for k, v in env['isa_limits'].items())}"
+            if env["isa_limits"]
+            else ""
+        )
+        + f" (ATen kernels: {env['aten_capability']}); native bf16: "
+        f"{'yes' if env['native_bf16'] else 'no'}; matmul peak measured in this run "
+        f"({PEAK_MATMUL_SIZE}x{PEAK_MATMUL_SIZE}, {env['torch_threads']} threads): fp32 "
+        f"{env['fp32_matmul_gflops']:.0f} GFLOP/s"
+        + (f", bf16 {env['bf16_matmul_gflops']:.0f} GFLOP/s" if env["bf16_matmul_gflops"] else ""),
         "",
     ]
     cold = f"{data['cold_read_seconds']:.1f}" if "cold_read_seconds" in data else "not run"
@@ -479,8 +547,10 @@ def report(result: dict) -> str:
                 f"{m['latency_ms']['p50']:.1f} / {m['latency_ms']['p95']:.1f}",
                 f"{m['peak_rss_mb_process']:,.0f}",
                 f"{m['forward_mflop_per_review']:.1f}",
-                f"{m['train_gflops']:.1f} ({m['train_share_of_peak']:.0%})",
-                f"{m['infer_gflops']:.1f} ({m['infer_share_of_peak']:.0%})",
+                f"{m['train_gflops']:.1f} ({m['train_share_of_peak']:.0%} of "
+                f"{m['train_peak_gflops']:.0f}, {m['train_arithmetic']})",
+                f"{m['infer_gflops']:.1f} ({m['infer_share_of_peak']:.0%} of "
+                f"{env['fp32_matmul_gflops']:.0f})",
             ]
         )
     out.append(
@@ -495,7 +565,7 @@ def report(result: dict) -> str:
                 "latency p50 / p95 ms",
                 "process peak RSS MB",
                 "fwd MFLOP/review",
-                f"train GFLOP/s (of {PEAK_GFLOPS:.0f})",
+                "train GFLOP/s (share of the matmul peak of its arithmetic)",
                 "inference GFLOP/s",
             ],
             rows,
@@ -608,8 +678,21 @@ def main(argv: list[str] | None = None) -> int:
         choices=["auto", "fp32", "bf16"],
         help="arithmetic of the training steps (attnclf's --precision)",
     )
+    parser.add_argument(
+        "--isa",
+        choices=["native", "avx2"],
+        default="native",
+        help="avx2: run everything (attnclf and the Keras stack) with oneDNN, ATen and MKL "
+        "limited to AVX2, as on a CPU without AVX512 or native bf16 (%(default)s: the CPU's own)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/benchmark.json"))
     args = parser.parse_args(argv)
+    if args.isa == "avx2" and any(os.environ.get(k) != v for k, v in AVX2_ONLY.items()):
+        # the limits are read when the libraries load: start again with them in place
+        print(f"re-running with {' '.join(f'{k}={v}' for k, v in AVX2_ONLY.items())}", flush=True)
+        env = {**os.environ, **AVX2_ONLY}
+        rest = sys.argv[1:] if argv is None else argv
+        return subprocess.run([sys.executable, __file__, *rest], env=env).returncode
     from attnclf.runtime import tune_memory_allocator
 
     # What the attnclf command does at start; ATTNCLF_KEEP_MALLOC=1 measures without it.
@@ -640,6 +723,7 @@ def main(argv: list[str] | None = None) -> int:
             "limit": args.limit,
             "batch_size": TrainConfig.batch_size,
             "precision": args.precision,
+            "isa": args.isa,
         },
         "environment": environment(),
     }
@@ -648,7 +732,7 @@ def main(argv: list[str] | None = None) -> int:
     train_config = TrainConfig(epochs=args.epochs, precision=args.precision)
     result["models"] = {}
     for name in names:
-        result["models"][name] = bench_model(name, data, train_config)
+        result["models"][name] = bench_model(name, data, train_config, result["environment"])
     # comparable with keras' prepare + train + evaluate: the timed cache-hit read, vocabulary and
     # encoding, and each model's training, validation and test evaluation (no cold parse, no
     # cache-warming read, no latency probe)

@@ -225,14 +225,14 @@ def test_iterate_batches_yields_collated_batches_for_every_example():
 
 
 def test_padding_share_exact_value():
-    # lengths 1 and 3 in one batch of width 16: 4 real cells of 32.
+    # lengths 1 and 3 in one batch of width PAD_MULTIPLE: 4 real cells of 2 * PAD_MULTIPLE.
     data = EncodedTexts.from_sequences(_seqs([1], [1, 2, 3]))
-    assert padding_share(data, batch_size=8) == pytest.approx(1 - 4 / 32)
+    assert padding_share(data, batch_size=8) == pytest.approx(1 - 4 / (2 * PAD_MULTIPLE))
 
 
 def test_padding_share_counts_empty_texts_as_one_token():
     data = EncodedTexts.from_sequences(_seqs([], [1]))
-    assert padding_share(data, batch_size=2) == pytest.approx(1 - 2 / 32)
+    assert padding_share(data, batch_size=2) == pytest.approx(1 - 2 / (2 * PAD_MULTIPLE))
 
 
 def test_padding_share_of_nothing_is_zero():

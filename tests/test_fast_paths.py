@@ -1,8 +1,10 @@
 """Every fast path computes the same function as the plain one it replaces: the recurrent
 encoder that skips padding against PyTorch's packed sequences, the attention poolings against
-per-example loops, bf16 autocast against float32, inference mode against autograd, and the
-allocator setting against the default allocator, the ASCII tokenizer against the Unicode one,
-and one-pass vocabulary building and encoding against building, then encoding."""
+per-example loops (the multi-head one folds its queries into the key projection), the CPU
+dropout against dropout's definition, the row-permuting reversal against its gradient, bf16
+autocast against float32, inference mode against autograd, the allocator setting against the
+default allocator, the ASCII tokenizer against the Unicode one, and one-pass vocabulary
+building and encoding against building, then encoding."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from attnclf import runtime
 from attnclf.config import DataConfig, TextConfig, TrainConfig
 from attnclf.errors import AttnclfError
 from attnclf.evaluate import predict_logits
@@ -28,11 +31,12 @@ from attnclf.experiment import prepare_data, train_model
 from attnclf.models import build_model, model_config
 from attnclf.models.layers import (
     AdditiveAttentionPooling,
+    Dropout,
     MultiHeadAttentionPooling,
     RecurrentEncoder,
     lengths_to_mask,
+    reverse_padded,
 )
-from attnclf import runtime
 from attnclf.runtime import bf16_is_native, mixed_precision, resolve_precision
 from attnclf.text import (
     _ASCII_TOKEN,
@@ -284,3 +288,34 @@ def test_truncating_ids_equals_truncating_tokens(how):
     ids = np.arange(11, dtype=np.int32)
     for max_len in range(0, 13):
         assert truncate_ids(ids, max_len, how).tolist() == truncate(list(range(11)), max_len, how)
+
+
+def test_the_fast_cpu_dropout_is_dropout():
+    """Each element is either 0 or x / (1 - p), about p of them 0, seeded, with the gradient of
+    that same mask; off in eval mode, plain nn.Dropout's rate and scale."""
+    dropout = Dropout(0.2).train()
+    x = torch.randn(64, 50, 32, requires_grad=True)
+    torch.manual_seed(1)
+    y = dropout(x)
+    torch.manual_seed(1)
+    torch.testing.assert_close(dropout(x), y)  # the same seed, the same mask
+    kept = y != 0
+    torch.testing.assert_close(y[kept], x[kept] / 0.8)
+    assert abs(1 - kept.float().mean().item() - 0.2) < 0.005
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, kept.float() / 0.8)
+    assert dropout(x).data_ptr() != y.data_ptr()
+    dropout.eval()
+    assert dropout(x) is x
+    assert Dropout(0.0).train()(x) is x
+    assert (Dropout(1.0).train()(x) == 0).all()
+
+
+def test_reversing_within_lengths_moves_gradients_back_to_their_rows():
+    x = torch.randn(3, 5, 4, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([5, 2, 3])
+    assert torch.autograd.gradcheck(lambda t: reverse_padded(t, lengths), (x,))
+    reversed_ = reverse_padded(x, lengths)
+    torch.testing.assert_close(reversed_[1, :2], x[1, :2].flip(0))
+    torch.testing.assert_close(reversed_[1, 2:], x[1, 2:])  # padding stays where it was
+    torch.testing.assert_close(reverse_padded(reversed_, lengths), x)

@@ -1,4 +1,4 @@
-"""The allocator setting applied at command start."""
+"""The allocator setting applied at command start, and the release of what it keeps."""
 
 from __future__ import annotations
 
@@ -8,12 +8,37 @@ import pytest
 
 from attnclf import runtime
 
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="mallopt and malloc_trim are glibc's, on Linux"
+)
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's, on Linux")
+
+@linux_only
 def test_the_allocator_is_tuned_once_and_can_be_left_alone(monkeypatch):
-    monkeypatch.setattr(runtime, "_tuned", False)
+    monkeypatch.setattr(runtime, "_libc", None)
     monkeypatch.setenv("ATTNCLF_KEEP_MALLOC", "1")
     assert runtime.tune_memory_allocator() is False
+    runtime.release_free_memory()  # left alone: nothing to release, and no error
     monkeypatch.delenv("ATTNCLF_KEEP_MALLOC")
     assert runtime.tune_memory_allocator() is True
     assert runtime.tune_memory_allocator() is True  # a second call changes nothing
+
+
+def resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 2**20
+
+
+@linux_only
+def test_freed_memory_goes_back_to_the_kernel_between_phases(monkeypatch):
+    monkeypatch.setattr(runtime, "_libc", None)
+    assert runtime.tune_memory_allocator()
+    import torch
+
+    blocks = [torch.ones(2**20) for _ in range(200)]  # 800 MB in 4 MB blocks, kept in the heap
+    keep = torch.ones(10)  # a small live block above them stops the heap's top from shrinking
+    held = resident_mb()
+    del blocks
+    runtime.release_free_memory()
+    assert resident_mb() < held - 600
+    assert keep.sum().item() == 10

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-PAD_MULTIPLE = 16
+PAD_MULTIPLE = 8
 BUCKET_BATCHES = 50  # a shuffled window of this many batches is sorted by length
 
 

@@ -12,6 +12,7 @@ from sklearn import metrics as skm
 from torch import nn
 
 from .batches import EncodedTexts, iterate_batches
+from .runtime import release_free_memory
 from .train import classification_loss, predicted_labels
 
 # Texts per inference pass. On 2 CPU cores, 256 ran the self-attention model ~10% faster than
@@ -30,6 +31,7 @@ def predict_logits(
     for batch in iterate_batches(data, batch_size):
         outputs.append(model(batch.ids.to(device), batch.lengths.to(device)).logits.float().cpu())
         order.append(batch.index)
+    release_free_memory()  # what the pass freed, before the next phase
     if not outputs:
         return torch.zeros(0, 1)
     logits = torch.cat(outputs)

@@ -26,7 +26,7 @@ from .batches import EncodedTexts, batch_order, collate
 from .checkpoint import Progress, data_fingerprint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .errors import AttnclfError
-from .runtime import mixed_precision, resolve_precision
+from .runtime import mixed_precision, release_free_memory, resolve_precision
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -110,11 +110,16 @@ def fit(
     With `checkpoint_dir`, a checkpoint is written there after every epoch (and every
     `config.checkpoint_every` steps); `resume` carries on from one, to the same weights and
     history as a run never stopped. Ctrl-C saves one and raises TrainingInterrupted."""
-    from .evaluate import predict_logits  # evaluate imports train's loss: keep the cycle lazy
+    # evaluate imports train's loss: keep the cycle lazy
+    from .evaluate import EVAL_BATCH_SIZE, predict_logits
 
     precision = resolve_precision(config.precision, device)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # One fused kernel for every parameter instead of a loop of small ops (2-3 ms of a ~160 ms
+    # step on 2 CPU cores); the same update rule.
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
+    )
     steps_per_epoch = -(-len(train) // config.batch_size)
     total_steps = max(steps_per_epoch * config.epochs, 1)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -208,6 +213,7 @@ def fit(
                         save()
                 bar.close()
                 train_seconds = time.perf_counter() - epoch_start
+                release_free_memory()
                 record = {
                     "epoch": epoch,
                     "train_loss": run.loss_sum / max(run.seen, 1),
@@ -216,7 +222,7 @@ def fit(
                     "samples_per_s": run.seen / train_seconds,
                 }
                 if len(validation):
-                    logits = predict_logits(evaluated, validation, config.batch_size * 4, device)
+                    logits = predict_logits(evaluated, validation, EVAL_BATCH_SIZE, device)
                     labels = torch.from_numpy(validation.labels)
                     record["val_loss"] = classification_loss(logits, labels).item()
                     record["val_accuracy"] = (

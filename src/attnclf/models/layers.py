@@ -59,12 +59,53 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each row's first `length` steps and leave its padding at the end: the backward
-    half of a bidirectional RNN then never reads padding before a real token. Its own inverse."""
+    half of a bidirectional RNN then never reads padding before a real token. Its own inverse.
+
+    Whole feature rows are moved, and since the permutation is its own inverse its gradient is
+    the same row copy (`_PermuteRows`); an element-wise `gather` with its `scatter_add` backward
+    took ~15 ms of a 180 ms training step of the self-attention model on 2 cores."""
     batch, width = x.shape[:2]
     positions = torch.arange(width, device=x.device).expand(batch, width)  # (B, T)
     flipped = lengths[:, None] - 1 - positions
     index = torch.where(positions < lengths[:, None], flipped, positions)  # (B, T)
-    return x.gather(1, index[..., None].expand_as(x))  # (B, T, D)
+    rows = (index + torch.arange(batch, device=x.device)[:, None] * width).flatten()  # (B * T,)
+    flat = x.reshape(batch * width, -1)  # (B * T, D)
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _PermuteRows.apply(flat, rows).view_as(x)
+    return flat.index_select(0, rows).view_as(x)  # (B, T, D)
+
+
+class _PermuteRows(torch.autograd.Function):
+    """y = x[rows] for a permutation `rows` that is its own inverse, so dx = dy[rows]."""
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(rows)
+        return flat.index_select(0, rows)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (rows,) = ctx.saved_tensors
+        return grad.index_select(0, rows), None
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout, drawn faster on the CPU: PyTorch's CPU `bernoulli_` draws one 32-bit number
+    per element (25 ms for a (128, 170, 128) batch of embeddings on 2 cores, 14% of a training
+    step); here each element takes 16 bits of full-range 64-bit draws (about 6 ms in all).
+    Elements are dropped with probability round(p * 2^16) / 2^16 (p to within 8e-6) and the
+    rest scaled by 1 / (1 - p), as nn.Dropout does; elsewhere (CUDA) it is nn.Dropout."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or x.device.type != "cpu" or self.inplace:
+            return super().forward(x)
+        if self.p == 1:
+            return x * 0.0
+        count = x.numel()
+        draws = torch.empty((count + 3) // 4, dtype=torch.int64).random_(-(2**63), None)
+        bits = draws.view(torch.int16)[:count].view(x.shape)  # uniform over [-2^15, 2^15)
+        keep = bits >= round(self.p * 2**16) - 2**15
+        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
 
 
 def init_lstm_(lstm: nn.LSTM) -> None:
@@ -155,10 +196,14 @@ class MultiHeadAttentionPooling(nn.Module):
         self, states: torch.Tensor, mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         batch, width, _ = states.shape
-        keys = self.keys(states).view(
-            batch, width, self.num_heads, self.head_size
-        )  # (B, T, nh, dh)
-        scores = torch.einsum("bthd,hd->bht", keys, self.queries) / math.sqrt(self.head_size)
+        # q_h . (W_k s_t + b_k)_h = s_t . (W_k,h^T q_h) + b_k,h . q_h: the queries folded into
+        # the key projection score every head with one (H, nh) matrix, and the (B, T, H) keys
+        # are never built (scores forward + backward 32 -> 5 ms per training step on 2 cores).
+        scale = 1.0 / math.sqrt(self.head_size)
+        key_weight = self.keys.weight.view(self.num_heads, self.head_size, -1)  # (nh, dh, H)
+        folded = torch.einsum("hdf,hd->fh", key_weight, self.queries) * scale  # (H, nh)
+        offset = (self.keys.bias.view(self.num_heads, -1) * self.queries).sum(-1) * scale  # (nh,)
+        scores = (states @ folded + offset).transpose(1, 2)  # (B, nh, T)
         weights = masked_softmax(scores, mask[:, None, :])  # (B, nh, T)
         pooled = torch.einsum("bht,btf->bhf", weights, states)  # (B, nh, H)
         return pooled.reshape(batch, self.output_size), weights  # (B, nh * H), (B, nh, T)
@@ -171,7 +216,7 @@ class ClassifierHead(nn.Module):
 
     def __init__(self, input_size: int, num_outputs: int, dropout: float):
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.dense = nn.Linear(input_size, input_size)
         self.output = nn.Linear(input_size, num_outputs)
 

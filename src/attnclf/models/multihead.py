@@ -11,6 +11,7 @@ from torch import nn
 from .layers import (
     ClassifierHead,
     ClassifierOutput,
+    Dropout,
     MultiHeadAttentionPooling,
     RecurrentEncoder,
     float32,
@@ -41,7 +42,7 @@ class MultiHeadClassifier(nn.Module):
             config.embedding_dim, config.hidden_size, bidirectional=False
         )
         self.attention = MultiHeadAttentionPooling(config.hidden_size, config.num_heads)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.head = ClassifierHead(self.attention.output_size, config.num_outputs, config.dropout)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:

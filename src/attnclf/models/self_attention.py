@@ -12,6 +12,7 @@ from .layers import (
     AdditiveAttentionPooling,
     ClassifierHead,
     ClassifierOutput,
+    Dropout,
     RecurrentEncoder,
     float32,
     lengths_to_mask,
@@ -41,7 +42,7 @@ class SelfAttentionClassifier(nn.Module):
             config.embedding_dim, config.hidden_size, bidirectional=True
         )
         self.attention = AdditiveAttentionPooling(self.encoder.output_size, config.attention_size)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.head = ClassifierHead(self.encoder.output_size, config.num_outputs, config.dropout)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
