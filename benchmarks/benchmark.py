@@ -37,6 +37,7 @@ from attnclf.data import load_dataset
 from attnclf.errors import AttnclfError
 from attnclf.evaluate import EVAL_BATCH_SIZE
 from attnclf.experiment import PreparedData, check_model_names, train_model
+from attnclf.models import get_family
 from attnclf.text import Encoder, build_and_encode
 
 REPO = Path(__file__).resolve().parent.parent
@@ -224,44 +225,26 @@ def prepare(data_path: Path, limit: int | None, cold: bool) -> tuple[PreparedDat
 # --- FLOPs ------------------------------------------------------------------------------------
 
 
-def lstm_flops(input_size: int, hidden: int) -> int:
-    """Per token, one direction, forward: 4 gates x (input + hidden) x hidden x 2."""
-    return 4 * (input_size + hidden) * hidden * 2
-
-
-def forward_flops(name: str, config, tokens: float) -> dict:
-    """Forward FLOPs of one review of `tokens` real tokens (multiply-add = 2 FLOPs); the
-    embedding lookup, activations and softmax exponentials are not counted."""
-    e, c = config.embedding_dim, config.num_outputs
-    if name == "self-attention":
-        h = config.hidden_size
-        a, states = config.attention_size, 2 * config.hidden_size
-        per_token = {
-            "lstm": 2 * lstm_flops(e, h),
-            # project 2H -> A, score A -> 1, weighted sum of the states
-            "attention": 2 * states * a + 2 * a + 2 * states,
-        }
-        pooled = states
-    elif name == "multihead":
-        h, nh = config.hidden_size, config.num_heads
-        per_token = {
-            "lstm": lstm_flops(e, h),
-            # the queries folded into the key projection (H -> nh scores), each head's
-            # weighted sum of the full states
-            "attention": 2 * h * nh + nh * 2 * h,
-        }
-        pooled = nh * h
+def forward_flops(name: str, model: torch.nn.Module, tokens: float) -> dict:
+    """Forward FLOPs of one review of `tokens` real tokens, by part, from the family's own
+    count (multiply-add = 2 FLOPs; embedding lookups, activations and softmax exponentials are
+    not counted), or, for a family without one, PyTorch's FLOP counter on one review of that
+    length. `lstm_share` is the recurrent encoder's share where the parts name it."""
+    family = get_family(name)
+    if family.forward_flops is not None:
+        flops = dict(family.forward_flops(model.config, tokens))
     else:
-        raise ValueError(name)
-    head = 2 * pooled * pooled + 2 * pooled * c  # dense tanh layer and output
-    lstm, attention = per_token["lstm"] * tokens, per_token["attention"] * tokens
-    return {
-        "lstm": lstm,
-        "attention": attention,
-        "head": head,
-        "total": lstm + attention + head,
-        "lstm_share": lstm / (lstm + attention + head),
-    }
+        from torch.utils.flop_counter import FlopCounterMode
+
+        width = max(int(round(tokens)), 1)
+        ids = torch.full((1, width), 2, dtype=torch.long)
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model.eval()(ids, torch.tensor([width]))
+        flops = {"total": float(counter.get_total_flops())}
+    if "lstm" in flops and flops["total"]:
+        flops["lstm_share"] = flops["lstm"] / flops["total"]
+    return flops
 
 
 # --- attnclf models ---------------------------------------------------------------------------
@@ -292,28 +275,28 @@ def bench_model(name: str, data: PreparedData, train_config: TrainConfig, env: d
     start = time.perf_counter()
     classifier, record = train_model(name, data, train_config, out=None, progress=False)
     train_eval_seconds = time.perf_counter() - start
-    epoch_seconds = record["epoch_seconds"]
+    epoch_seconds = record.epoch_seconds
     pure_train = sum(epoch_seconds)
-    samples_per_s = record["train_samples_per_s"]
-    infer_per_s = record["infer_samples_per_s"]
-    flops = forward_flops(name, classifier.model.config, float(data.train.lengths.mean()))
-    test_flops = forward_flops(name, classifier.model.config, float(data.test.lengths.mean()))
+    samples_per_s = record.train_samples_per_s
+    infer_per_s = record.infer_samples_per_s
+    flops = forward_flops(name, classifier.model, float(data.train.lengths.mean()))
+    test_flops = forward_flops(name, classifier.model, float(data.test.lengths.mean()))
     train_gflops = 3 * flops["total"] * samples_per_s / 1e9
-    bf16 = record["train_arithmetic"] == "bf16" and env.get("bf16_matmul_gflops")
+    bf16 = record.train_arithmetic == "bf16" and env.get("bf16_matmul_gflops")
     train_peak = env["bf16_matmul_gflops"] if bf16 else env["fp32_matmul_gflops"]
     infer_gflops = test_flops["total"] * infer_per_s / 1e9
     print(f"  measuring single-review latency over {LATENCY_REVIEWS} test reviews ...", flush=True)
     latency = latency_ms(classifier, data.dataset.test.texts)
     return {
-        "params": record["params"],
+        "params": record.params,
         "epoch_seconds": epoch_seconds,
         "train_seconds": round(pure_train, 2),
-        "train_seconds_with_validation": record["train_seconds"],
+        "train_seconds_with_validation": record.train_seconds,
         "train_eval_seconds": round(train_eval_seconds, 2),
         "train_samples_per_s": samples_per_s,
-        "train_arithmetic": record["train_arithmetic"],
-        "test_accuracy": round(record["test_accuracy"], 4),
-        "test_loss": round(record["test_loss"], 4),
+        "train_arithmetic": record.train_arithmetic,
+        "test_accuracy": round(record.test_accuracy, 4),
+        "test_loss": round(record.test_loss, 4),
         "infer_reviews_per_s": infer_per_s,
         "infer_batch_size": EVAL_BATCH_SIZE,
         "latency_ms": latency,
@@ -693,10 +676,10 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, **AVX2_ONLY}
         rest = sys.argv[1:] if argv is None else argv
         return subprocess.run([sys.executable, __file__, *rest], env=env).returncode
-    from attnclf.runtime import tune_memory_allocator
+    from attnclf.allocator import tune_memory_allocator
 
     # What the attnclf command does at start; ATTNCLF_KEEP_MALLOC=1 measures without it.
-    print(f"allocator tuned (attnclf.runtime): {tune_memory_allocator()}", flush=True)
+    print(f"allocator tuned (attnclf.allocator): {tune_memory_allocator()}", flush=True)
 
     data_path = args.data.resolve()
     if not data_path.exists():

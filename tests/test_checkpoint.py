@@ -89,9 +89,9 @@ def test_a_resumed_run_ends_exactly_where_an_unbroken_one_does(
         )
         assert last.keys() == other.keys()
         assert all(torch.equal(last[k], other[k]) for k in last), group
-    assert without_timing(record["history"]) == without_timing(full["history"])
+    assert without_timing(record.history) == without_timing(full.history)
     for key in ("test_accuracy", "test_loss", "best_epoch", "confusion_matrix"):
-        assert record[key] == full[key]
+        assert getattr(record, key) == getattr(full, key)
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(sentiment_csv, tmp_path, monkeypatch):

@@ -31,9 +31,10 @@ from attnclf.faithfulness import (
     spearman,
     tokens_for_fraction,
 )
-from attnclf.models.layers import ClassifierOutput, lengths_to_mask
-from attnclf.models.multihead import MultiHeadClassifier, MultiHeadConfig
-from attnclf.models.self_attention import SelfAttentionClassifier, SelfAttentionConfig
+from attnclf.models.families.multihead import MultiHeadClassifier, MultiHeadConfig
+from attnclf.models.families.self_attention import SelfAttentionClassifier, SelfAttentionConfig
+from attnclf.models.layers import lengths_to_mask
+from attnclf.models.outputs import ClassifierOutput
 from attnclf.text import PAD, UNK, Vocab
 
 WORDS = ["great", "boring", "the", "film", "was", "a", "plot", "and"]

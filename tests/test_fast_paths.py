@@ -209,8 +209,8 @@ def test_training_in_bf16_learns_as_well_as_float32(prepared, name):
     for precision in ("fp32", "bf16"):
         config = TrainConfig(epochs=6, batch_size=32, lr=3e-3, precision=precision)
         classifier, record = train_model(name, prepared, config, progress=False)
-        assert record["train_arithmetic"] == precision
-        accuracy[precision] = record["test_accuracy"]
+        assert record.train_arithmetic == precision
+        accuracy[precision] = record.test_accuracy
         logits[precision] = predict_logits(classifier.model, prepared.test, 64, torch.device("cpu"))
         assert logits[precision].dtype == torch.float32  # evaluation is float32 either way
     assert accuracy["fp32"] >= 0.9 and accuracy["bf16"] >= 0.9
@@ -224,7 +224,7 @@ TRAIN_AND_DUMP = textwrap.dedent(
     import torch
     from attnclf.config import DataConfig, TextConfig, TrainConfig
     from attnclf.experiment import prepare_data, train_model
-    from attnclf.runtime import tune_memory_allocator
+    from attnclf.allocator import tune_memory_allocator
 
     applied = tune_memory_allocator()
     data = prepare_data(DataConfig(source=sys.argv[1]), TextConfig(vocab_size=100))
@@ -232,7 +232,7 @@ TRAIN_AND_DUMP = textwrap.dedent(
     classifier, record = train_model("self-attention", data, config, progress=False)
     weights = torch.cat([p.detach().flatten() for p in classifier.model.parameters()])
     print(json.dumps({"applied": applied, "weights": weights.tolist(),
-                      "accuracy": record["test_accuracy"]}))
+                      "accuracy": record.test_accuracy}))
     """
 )
 

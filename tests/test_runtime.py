@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from attnclf import runtime
+from attnclf import allocator
 
 linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="mallopt and malloc_trim are glibc's, on Linux"
@@ -15,13 +15,13 @@ linux_only = pytest.mark.skipif(
 
 @linux_only
 def test_the_allocator_is_tuned_once_and_can_be_left_alone(monkeypatch):
-    monkeypatch.setattr(runtime, "_libc", None)
+    monkeypatch.setattr(allocator, "_libc", None)
     monkeypatch.setenv("ATTNCLF_KEEP_MALLOC", "1")
-    assert runtime.tune_memory_allocator() is False
-    runtime.release_free_memory()  # left alone: nothing to release, and no error
+    assert allocator.tune_memory_allocator() is False
+    allocator.release_free_memory()  # left alone: nothing to release, and no error
     monkeypatch.delenv("ATTNCLF_KEEP_MALLOC")
-    assert runtime.tune_memory_allocator() is True
-    assert runtime.tune_memory_allocator() is True  # a second call changes nothing
+    assert allocator.tune_memory_allocator() is True
+    assert allocator.tune_memory_allocator() is True  # a second call changes nothing
 
 
 def resident_mb() -> float:
@@ -31,14 +31,14 @@ def resident_mb() -> float:
 
 @linux_only
 def test_freed_memory_goes_back_to_the_kernel_between_phases(monkeypatch):
-    monkeypatch.setattr(runtime, "_libc", None)
-    assert runtime.tune_memory_allocator()
+    monkeypatch.setattr(allocator, "_libc", None)
+    assert allocator.tune_memory_allocator()
     import torch
 
     blocks = [torch.ones(2**20) for _ in range(200)]  # 800 MB in 4 MB blocks, kept in the heap
     keep = torch.ones(10)  # a small live block above them stops the heap's top from shrinking
     held = resident_mb()
     del blocks
-    runtime.release_free_memory()
+    allocator.release_free_memory()
     assert resident_mb() < held - 600
     assert keep.sum().item() == 10

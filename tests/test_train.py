@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from attnclf.config import DataConfig, TextConfig, TrainConfig
 from attnclf.errors import AttnclfError
 from attnclf.experiment import compare, prepare_data, train_model
-from attnclf.train import classification_loss, resolve_device
+from attnclf.objective import classification_loss
+from attnclf.records import metric_names
+from attnclf.runtime import resolve_device
 
 
 @pytest.fixture
@@ -21,14 +25,14 @@ def test_learns_the_sentiment_words(prepared, name):
     _, record = train_model(
         name, prepared, TrainConfig(epochs=6, batch_size=16, lr=5e-3), progress=False
     )
-    assert record["test_accuracy"] >= 0.9
-    assert len(record["history"]) == 6
-    assert record["history"][-1]["train_loss"] < record["history"][0]["train_loss"]
-    assert record["best_epoch"] == max(
+    assert record.test_accuracy >= 0.9
+    assert len(record.history) == 6
+    assert record.history[-1]["train_loss"] < record.history[0]["train_loss"]
+    assert record.best_epoch == max(
         range(1, 7),
         key=lambda e: (
-            record["history"][e - 1]["val_accuracy"],
-            -record["history"][e - 1]["val_loss"],
+            record.history[e - 1]["val_accuracy"],
+            -record.history[e - 1]["val_loss"],
         ),
     )
 
@@ -41,8 +45,8 @@ def test_same_seed_same_run(prepared):
     def strip(h):
         return [{k: v for k, v in e.items() if k not in ("seconds", "samples_per_s")} for e in h]
 
-    assert strip(first["history"]) == strip(second["history"])
-    assert first["test_accuracy"] == second["test_accuracy"]
+    assert strip(first.history) == strip(second.history)
+    assert first.test_accuracy == second.test_accuracy
 
 
 def test_compare_record_has_what_metrics_json_promises(sentiment_csv, tmp_path):
@@ -55,20 +59,13 @@ def test_compare_record_has_what_metrics_json_promises(sentiment_csv, tmp_path):
         progress=False,
         log=lambda message: None,
     ).record
-    assert set(record) >= {"settings", "data", "models"}
-    for model in record["models"].values():
-        for key in (
-            "test_accuracy",
-            "test_loss",
-            "f1",
-            "roc_auc",
-            "params",
-            "train_seconds",
-            "train_samples_per_s",
-            "infer_samples_per_s",
-            "history",
-        ):
-            assert key in model
+    written = json.loads((tmp_path / "run" / "multihead" / "config.json").read_text())
+    assert written["metrics"] == record.models["multihead"].to_json(with_history=False)
+    data = record.to_json()
+    assert set(data) == {"settings", "data", "models", "wall_seconds"}  # no faithfulness asked
+    assert set(data["settings"]) == {"models", "data", "text", "training", "device", "environment"}
+    for model in data["models"].values():
+        assert set(model) == set(metric_names()) - {"peak_gpu_mb"}  # on CUDA only
         assert len(model["history"]) == 1
     assert (tmp_path / "run" / "multihead" / "model.safetensors").exists()
 

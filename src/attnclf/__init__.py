@@ -1,7 +1,37 @@
-"""attnclf: attention-based text classification you can train, compare, explain and ship."""
+"""attnclf: attention-based text classification you can train, compare, explain and ship.
 
-__version__ = "0.1.0"
+    import attnclf
+    classifier = attnclf.load("models/sa")
+    classifier.predict(["A wonderful, moving film."])
 
-from .classifier import Prediction, TextClassifier, load  # noqa: E402
+Importing the package imports no torch: `load`, `TextClassifier` and `Prediction` bring in the
+model code the first time they are used, so the command line and a server start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .version import __version__
+
+if TYPE_CHECKING:
+    from .classifier import Prediction, TextClassifier
+
+
+def load(path: str | Path, device: str = "auto") -> TextClassifier:
+    """Load a saved model folder: `attnclf.load("models/sa").predict(["Great film!"])`."""
+    from .classifier import load as load_classifier
+
+    return load_classifier(path, device)
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: the classes on first use, not at import
+    if name in ("Prediction", "TextClassifier"):
+        from . import classifier
+
+        return getattr(classifier, name)
+    raise AttributeError(f"module 'attnclf' has no attribute {name!r}")
+
 
 __all__ = ["Prediction", "TextClassifier", "__version__", "load"]

@@ -11,9 +11,9 @@ import torch
 from sklearn import metrics as skm
 from torch import nn
 
+from .allocator import release_free_memory
 from .batches import EncodedTexts, iterate_batches
-from .runtime import release_free_memory
-from .train import classification_loss, predicted_labels
+from .objective import classification_loss, predicted_labels, probabilities
 
 # Texts per inference pass. On 2 CPU cores, 256 ran the self-attention model ~10% faster than
 # 512 (3,170 against 2,890 reviews/s on IMDB's test split) and the multi-head one as fast.
@@ -38,14 +38,6 @@ def predict_logits(
     restored = torch.empty_like(logits)
     restored[torch.from_numpy(np.concatenate(order))] = logits
     return restored
-
-
-def probabilities(logits: torch.Tensor) -> np.ndarray:
-    """(N, K) class probabilities; K = 2 for a single sigmoid logit."""
-    if logits.shape[1] == 1:
-        positive = torch.sigmoid(logits[:, 0])
-        return torch.stack([1 - positive, positive], dim=1).numpy()
-    return torch.softmax(logits, dim=1).numpy()
 
 
 def classification_metrics(

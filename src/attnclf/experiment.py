@@ -1,16 +1,19 @@
 """The experiment: read the data once, train each named model on the same split, evaluate it on
-the test split, save it, and gather everything into one metrics record."""
+the test split, save it, measure how faithful its explanations are, and gather everything into
+one typed metrics record (records.py). Writing it out is report.py's job."""
 
 from __future__ import annotations
 
 import platform
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
-from . import __version__
 from .batches import EncodedTexts, padding_share
 from .checkpoint import MANIFEST
 from .classifier import TextClassifier
@@ -24,12 +27,21 @@ from .evaluate import (
     peak_memory_mb,
     timed_predict,
 )
-from .models import FAMILIES, build_model, model_config
-from .runtime import resolve_precision
+from .explain import Explanation, explain
+from .inference import gallery_indices
+from .models import all_families, get_family
+from .objective import output_width
+from .records import ComparisonRecord, ModelMetrics, RunSettings
+from .runtime import resolve_device, resolve_precision, seed_everything
 from .text import Encoder, Vocab, build_and_encode
-from .train import fit, resolve_device, seed_everything
+from .train import fit
+from .version import __version__
 
-DEFAULT_MODELS = ("self-attention", "multihead")
+Log = Callable[[str], None]
+# Test reviews the comparison page shows under every model, and the seeded pool they are chosen
+# from (each of the gallery's four groups has plenty of members among 2,000; predicting all of
+# IMDB's 25,000 test reviews again took ~7 s).
+GALLERY_SAMPLE, GALLERY_CANDIDATES = 12, 2_000
 
 
 @dataclass
@@ -44,7 +56,7 @@ class PreparedData:
     test: EncodedTexts
     seconds: float
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {
             **self.dataset.summary(),
             "vocab_size": len(self.vocab),
@@ -75,10 +87,11 @@ def prepare_data(data_config: DataConfig, text_config: TextConfig) -> PreparedDa
 
 
 def check_model_names(names: list[str]) -> None:
-    unknown = [name for name in names if name not in FAMILIES]
+    known = all_families()
+    unknown = [name for name in names if name not in known]
     if unknown or not names:
         raise AttnclfError(
-            f"unknown model {', '.join(unknown) or '(none)'}; choose from {', '.join(FAMILIES)}"
+            f"unknown model {', '.join(unknown) or '(none)'}; choose from {', '.join(known)}"
         )
 
 
@@ -86,22 +99,22 @@ def train_model(
     name: str,
     data: PreparedData,
     train_config: TrainConfig,
-    out: Path | None = None,
+    out: str | Path | None = None,
     progress: bool = True,
     resume: Path | None = None,
-) -> tuple[TextClassifier, dict]:
+) -> tuple[TextClassifier, ModelMetrics]:
     """Train model family `name`, evaluate it on the test split, save it into `out`. Training
     checkpoints go to `out/checkpoint`; `resume` carries on from such a checkpoint."""
+    out = Path(out) if out is not None else None
+    family = get_family(name)
     device = resolve_device(train_config.device)
     seed_everything(train_config.seed)
-    num_labels = len(data.dataset.label_names)
-    config = model_config(
-        name,
+    config = family.make_config(
         vocab_size=len(data.vocab),
-        num_outputs=1 if num_labels == 2 else num_labels,
+        num_outputs=output_width(len(data.dataset.label_names)),
         pad_id=data.vocab.pad_id,
     )
-    model = build_model(name, config)
+    model = family.build(config, data.vocab)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     checkpoint_dir = out / "checkpoint" if out is not None else None
@@ -117,24 +130,26 @@ def train_model(
     )
     logits, infer_per_s = timed_predict(model, data.test, EVAL_BATCH_SIZE, device)
     test = classification_metrics(logits, data.test.labels, data.dataset.label_names)
-    record = {
-        "test_accuracy": test["accuracy"],
-        "test_loss": test["loss"],
-        "precision": test["precision"],
-        "recall": test["recall"],
-        "f1": test["f1"],
-        "roc_auc": test["roc_auc"],
-        "confusion_matrix": test["confusion_matrix"],
-        "params": count_parameters(model),
-        "best_epoch": result.best_epoch,
-        "train_seconds": round(result.train_seconds, 2),
-        "epoch_seconds": [round(h["seconds"], 2) for h in result.history],
-        "train_samples_per_s": round(result.train_samples_per_s, 1),
-        "train_arithmetic": resolve_precision(train_config.precision, device),
-        "infer_samples_per_s": round(infer_per_s, 1),
-        **peak_memory_mb(device),
-        "history": result.history,
-    }
+    peaks = peak_memory_mb(device)
+    metrics = ModelMetrics(
+        test_accuracy=test["accuracy"],
+        test_loss=test["loss"],
+        precision=test["precision"],
+        recall=test["recall"],
+        f1=test["f1"],
+        roc_auc=test["roc_auc"],
+        confusion_matrix=test["confusion_matrix"],
+        params=count_parameters(model),
+        best_epoch=result.best_epoch,
+        train_seconds=round(result.train_seconds, 2),
+        epoch_seconds=[round(h["seconds"], 2) for h in result.history],
+        train_samples_per_s=round(result.train_samples_per_s, 1),
+        train_arithmetic=resolve_precision(train_config.precision, device),
+        infer_samples_per_s=round(infer_per_s, 1),
+        peak_rss_mb=peaks["peak_rss_mb"],
+        peak_gpu_mb=peaks.get("peak_gpu_mb"),
+        history=result.history,
+    )
     classifier = TextClassifier(
         name,
         model,
@@ -144,16 +159,16 @@ def train_model(
         metadata={
             "training": to_dict(train_config),
             "data": data.summary(),
-            "metrics": {k: v for k, v in record.items() if k != "history"},
+            "metrics": metrics.to_json(with_history=False),
         },
         device=device,
     )
     if out is not None:
         classifier.save(out)
-    return classifier, record
+    return classifier, metrics
 
 
-def environment() -> dict:
+def environment() -> dict[str, Any]:
     return {
         "attnclf": __version__,
         "torch": torch.__version__,
@@ -168,14 +183,20 @@ def compare(
     data_config: DataConfig,
     text_config: TextConfig,
     train_config: TrainConfig,
-    out: Path | None,
+    out: str | Path | None,
     progress: bool = True,
-    log=print,
-    resume: Path | None = None,
+    log: Log = print,
+    resume: str | Path | None = None,
+    faithfulness_sample: int = 0,
+    gallery_sample: int = GALLERY_SAMPLE,
 ) -> Comparison:
-    """Train every named model on the same data and split, and evaluate each on the test split.
-    `resume`, an earlier run's `out`, carries each model on from its checkpoint there."""
+    """Train every named model on the same data and split, and evaluate each on the test split;
+    then, on the same test texts for every model, measure the faithfulness of its explanations
+    (`faithfulness_sample` texts, 0: not) and explain `gallery_sample` of them. `resume`, an
+    earlier run's `out`, carries each model on from its checkpoint there."""
     check_model_names(names)
+    out = Path(out) if out is not None else None
+    resume = Path(resume) if resume is not None else None
     if resume is not None and not resume.is_dir():
         raise AttnclfError(f"--resume {resume} is not a folder written by `attnclf compare`")
     start = time.perf_counter()
@@ -187,9 +208,11 @@ def compare(
         f" (prepared in {data.seconds:.1f} s)"
     )
     summary["train_padding_share"] = round(padding_share(data.train, train_config.batch_size), 4)
-    models, classifiers = {}, {}
+    models: dict[str, ModelMetrics] = {}
+    classifiers: dict[str, TextClassifier] = {}
+    device = resolve_device(train_config.device)
     for name in names:
-        log(f"training {name} on {resolve_device(train_config.device)}")
+        log(f"training {name} on {device}")
         checkpoint = resume / name / "checkpoint" if resume is not None else None
         classifiers[name], models[name] = train_model(
             name,
@@ -200,29 +223,71 @@ def compare(
             resume=checkpoint if checkpoint and (checkpoint / MANIFEST).exists() else None,
         )
         log(
-            f"{name}: test accuracy {models[name]['test_accuracy']:.4f} "
-            f"in {models[name]['train_seconds']:.1f} s"
+            f"{name}: test accuracy {models[name].test_accuracy:.4f} "
+            f"in {models[name].train_seconds:.1f} s"
         )
-    record = {
-        "settings": {
-            "models": names,
-            "data": to_dict(data_config),
-            "text": to_dict(text_config),
-            "training": to_dict(train_config),
-            "device": str(resolve_device(train_config.device)),
-            "environment": environment(),
-        },
-        "data": summary,
-        "models": models,
-        "wall_seconds": round(time.perf_counter() - start, 2),
-    }
-    return Comparison(record, classifiers, data)
+    record = ComparisonRecord(
+        settings=RunSettings(
+            models=list(names),
+            data=to_dict(data_config),
+            text=to_dict(text_config),
+            training=to_dict(train_config),
+            device=str(device),
+            environment=environment(),
+        ),
+        data=summary,
+        models=models,
+        wall_seconds=round(time.perf_counter() - start, 2),
+    )
+    comparison = Comparison(record, classifiers, data)
+    if faithfulness_sample and len(data.test):
+        record.faithfulness = measure_faithfulness(comparison, faithfulness_sample, log)
+    if gallery_sample and len(data.test):
+        comparison.gallery = explain_side_by_side(comparison, gallery_sample)
+    return comparison
 
 
 @dataclass
 class Comparison:
-    """What `compare` produced: the metrics record, the trained classifiers and their data."""
+    """What `compare` produced: the metrics record, the trained classifiers, their data, and
+    the same test texts explained by every model (one row per text, one column per model)."""
 
-    record: dict
+    record: ComparisonRecord
     classifiers: dict[str, TextClassifier]
     data: PreparedData
+    gallery: list[list[Explanation]] = field(default_factory=list)
+
+
+def measure_faithfulness(comparison: Comparison, sample: int, log: Log = print) -> dict[str, dict]:
+    """The faithfulness report of every model on the same `sample` test texts."""
+    from .faithfulness import faithfulness_report  # captum: imported only when measured
+
+    texts = comparison.data.dataset.test.texts
+    chosen = np.random.default_rng(0).permutation(len(texts))[:sample]
+    kept = [int(i) for i in np.sort(chosen) if texts[i].strip()]
+    reports = {}
+    for name, classifier in comparison.classifiers.items():
+        log(f"faithfulness of {name} on {len(kept)} test texts")
+        reports[name] = faithfulness_report(classifier, [texts[i] for i in kept])
+    return reports
+
+
+def explain_side_by_side(
+    comparison: Comparison, sample: int = GALLERY_SAMPLE, seed: int = 0
+) -> list[list[Explanation]]:
+    """The same test texts under every compared model; they are chosen by the first model's
+    answers, spread over right and wrong, confident and unsure, among a seeded pool."""
+    label_names = comparison.data.dataset.label_names
+    texts = comparison.data.dataset.test.texts
+    candidates = np.sort(
+        np.random.default_rng(seed).permutation(len(texts))[:GALLERY_CANDIDATES]
+    )  # (n,)
+    first = next(iter(comparison.classifiers.values()))
+    picked = gallery_indices(first, comparison.data.test.select(candidates), sample, seed)
+    chosen = [int(candidates[i]) for i in picked if texts[candidates[i]].strip()]
+    truths = [label_names[comparison.data.test.labels[i]] for i in chosen]
+    columns = [
+        explain(classifier, [texts[i] for i in chosen], truths)
+        for classifier in comparison.classifiers.values()
+    ]
+    return [list(row) for row in zip(*columns, strict=True)]

@@ -40,18 +40,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
+import captum.attr
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.stats import kendalltau, rankdata
 from torch import nn
 
 from .batches import EncodedTexts, iterate_batches
 from .classifier import TextClassifier
 from .errors import AttnclfError
-from .evaluate import predict_logits, probabilities
+from .evaluate import predict_logits
+from .models.outputs import input_embeddings
+from .objective import log_probabilities, probabilities
 
 DEFAULT_KS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5)
 METHODS: tuple[str, ...] = ("attention", "gradient_x_input", "integrated_gradients", "random")
@@ -145,26 +146,9 @@ def _gradients_on(device: torch.device) -> Iterator[None]:
         cudnn.enabled = was_enabled
 
 
-def _captum() -> Any:
-    """captum.attr, imported on first use: it takes half a second to import."""
-    try:
-        import captum.attr
-    except ImportError:
-        raise AttnclfError("gradient explanations need captum: pip install 'captum>=0.9'") from None
-    return captum.attr
-
-
-def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
-    """(B, K) log class probabilities; K = 2 for a single sigmoid logit."""
-    logits = logits.float()  # (B, C)
-    if logits.shape[1] == 1:
-        return torch.cat([F.logsigmoid(-logits), F.logsigmoid(logits)], dim=1)  # (B, 2)
-    return torch.log_softmax(logits, dim=1)  # (B, C)
-
-
 def _log_probabilities(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     def forward(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return _log_softmax(model(ids, lengths).logits)  # (B, K)
+        return log_probabilities(model(ids, lengths).logits)  # (B, K)
 
     return forward
 
@@ -182,6 +166,11 @@ def attention(
     with _eval_mode(model), torch.inference_mode():
         for batch in iterate_batches(data, batch_size):
             weights = model(batch.ids.to(device), batch.lengths.to(device)).attention  # (B, T)
+            if weights is None:
+                raise AttnclfError(
+                    f"{classifier.architecture} has no attention to measure; leave "
+                    "'attention' out of the methods"
+                )
             _scatter(scores, weights.float().cpu().numpy(), batch.lengths, batch.index)
     return scores
 
@@ -198,7 +187,9 @@ def gradient_x_input(
     data = encode_texts(classifier, texts)
     targets = _targets(classifier, data, targets, batch_size)
     model, device = classifier.model, classifier.device
-    method = _captum().LayerGradientXActivation(_log_probabilities(model), model.embedding)
+    method = captum.attr.LayerGradientXActivation(
+        _log_probabilities(model), input_embeddings(model)
+    )
     scores: Scores = [np.zeros(0, np.float32)] * len(data)
     with _eval_mode(model), _gradients_on(device):
         for batch in iterate_batches(data, batch_size):
@@ -230,7 +221,9 @@ def integrated_gradients(
     targets = _targets(classifier, data, targets, batch_size)
     model, device = classifier.model, classifier.device
     pad_id = getattr(classifier.vocab, "pad_id", 0)
-    method = _captum().LayerIntegratedGradients(_log_probabilities(model), model.embedding)
+    method = captum.attr.LayerIntegratedGradients(
+        _log_probabilities(model), input_embeddings(model)
+    )
     scores: Scores = [np.zeros(0, np.float32)] * len(data)
     texts_per_pass = max(1, batch_size // steps)  # each text is run once per step
     with _eval_mode(model), _gradients_on(device):
@@ -436,6 +429,10 @@ def faithfulness_report(
     JSON-ready: per-k keys are the fractions as strings ("0.01"); undefined values are None."""
     ks = _check_ks(ks)
     methods = _check_methods(methods)
+    skipped = {}
+    if "attention" in methods and not classifier.has_attention:
+        methods = [name for name in methods if name != "attention"]
+        skipped["attention"] = "the model has no attention"
     started = time.perf_counter()
     data = encode_texts(classifier, texts)
     if not len(data):
@@ -483,6 +480,7 @@ def faithfulness_report(
         "seconds_total": round(time.perf_counter() - started, 3),
         "settings": {"seed": seed, "ig_steps": ig_steps, "batch_size": batch_size},
         "predicted_probability_mean": float(full[np.arange(len(data)), predicted].mean()),
+        **({"skipped": skipped} if skipped else {}),
     }
 
 
@@ -501,8 +499,8 @@ def _completeness(
     baseline = EncodedTexts.from_sequences([np.full(n, pad_id, np.int32) for n in data.lengths])
     rows, model, device = np.arange(len(data)), classifier.model, classifier.device
     with _eval_mode(model):
-        text = _log_softmax(predict_logits(model, data, batch_size, device)).numpy()
-        empty = _log_softmax(predict_logits(model, baseline, batch_size, device)).numpy()
+        text = log_probabilities(predict_logits(model, data, batch_size, device)).numpy()
+        empty = log_probabilities(predict_logits(model, baseline, batch_size, device)).numpy()
     change = text[rows, predicted] - empty[rows, predicted]  # (N,)
     gap = np.array([s.sum(dtype=np.float64) for s in scores]) - change  # (N,)
     return {

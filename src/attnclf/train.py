@@ -5,7 +5,6 @@ checkpoints to resume from (see checkpoint.py)."""
 from __future__ import annotations
 
 import copy
-import random
 import signal
 import sys
 import threading
@@ -17,48 +16,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.optim import swa_utils
 from tqdm import tqdm
 
+from .allocator import release_free_memory
 from .batches import EncodedTexts, batch_order, collate
 from .checkpoint import Progress, data_fingerprint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .errors import AttnclfError
-from .runtime import mixed_precision, release_free_memory, resolve_precision
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """ "auto" is CUDA when there is a GPU, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise AttnclfError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise AttnclfError(
-            f"--device {name} asked for, but PyTorch sees no CUDA GPU; use auto or cpu"
-        )
-    return device
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean binary cross-entropy on a single logit, or categorical cross-entropy."""
-    if logits.shape[1] == 1:
-        return F.binary_cross_entropy_with_logits(logits[:, 0], labels.float())
-    return F.cross_entropy(logits, labels)
-
-
-def predicted_labels(logits: torch.Tensor) -> torch.Tensor:
-    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(dim=1)
+from .evaluate import EVAL_BATCH_SIZE, predict_logits
+from .objective import classification_loss, predicted_labels
+from .runtime import mixed_precision, resolve_precision
 
 
 @dataclass
@@ -110,9 +79,6 @@ def fit(
     With `checkpoint_dir`, a checkpoint is written there after every epoch (and every
     `config.checkpoint_every` steps); `resume` carries on from one, to the same weights and
     history as a run never stopped. Ctrl-C saves one and raises TrainingInterrupted."""
-    # evaluate imports train's loss: keep the cycle lazy
-    from .evaluate import EVAL_BATCH_SIZE, predict_logits
-
     precision = resolve_precision(config.precision, device)
     model.to(device)
     # One fused kernel for every parameter instead of a loop of small ops (2-3 ms of a ~160 ms
@@ -173,6 +139,8 @@ def fit(
                         with mixed_precision(precision, device):
                             output = model(batch.ids, batch.lengths)
                         loss = classification_loss(output.logits.float(), batch.labels)
+                        if output.auxiliary_loss is not None:  # a penalty the model asks for
+                            loss = loss + output.auxiliary_loss.float()
                     except torch.OutOfMemoryError:
                         raise AttnclfError(
                             f"{device} ran out of memory in epoch {epoch}, step {run.step + 1} "

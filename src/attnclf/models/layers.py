@@ -14,7 +14,6 @@ Masks are boolean (B, T), True at real tokens; masked scores get the dtype's min
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -24,15 +23,6 @@ from torch import nn
 # IMDB, seed 0: the self-attention model's largest weight per review went from ~1.1 to ~2.4
 # times an even share, and test accuracy from 87.3% to 87.7% (multihead: 87.1% to 87.3%).
 SCORE_INIT_SCALE = 10.0
-
-
-@dataclass
-class ClassifierOutput:
-    """What every classifier returns; the loss lives in the training code."""
-
-    logits: torch.Tensor  # (B, C): C = 1 for two classes (sigmoid), else one per class
-    attention: torch.Tensor  # (B, T) weight per token, 0 on padding, each row sums to 1
-    head_attention: torch.Tensor | None = None  # (B, nh, T) per head, for multi-head layers
 
 
 def float32(like: torch.Tensor) -> torch.autocast:
@@ -123,6 +113,11 @@ def init_lstm_(lstm: nn.LSTM) -> None:
             if name.startswith("bias_ih"):
                 hidden = param.shape[0] // 4
                 param.data[hidden : 2 * hidden] = 1.0
+
+
+def lstm_flops(input_size: int, hidden: int) -> int:
+    """Forward FLOPs of one LSTM direction per token: 4 gates x (input + hidden) x hidden x 2."""
+    return 4 * (input_size + hidden) * hidden * 2
 
 
 class RecurrentEncoder(nn.Module):

@@ -8,7 +8,8 @@ dates or any file of sentence pairs, with its alignments drawn as heatmaps.
 
 Modules: dates (the generator), pairs (tokens, vocabularies, the TSV reader), data (splits),
 model (Seq2SeqConfig, Seq2Seq), decode (greedy, beam search), train (fit), evaluate (metrics),
-translator (the model folder), alignment (PNG and HTML heatmaps), cli (`attnclf seq2seq`).
+translator (the model folder), alignment (PNG and HTML heatmaps); the `attnclf seq2seq` commands
+are in attnclf/cli/seq2seq.py.
 Importing this package does not import torch; `load` does.
 """
 

@@ -4,26 +4,30 @@ JSON and safetensors only; it runs no code from the folder."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
-from .. import __version__
-from ..classifier import _load_weights as load_weights  # same checks as a classifier folder
 from ..config import from_dict, to_dict
 from ..errors import AttnclfError
-from ..files import atomic_write, write_json
+from ..folder import (
+    CONFIG_FILE,
+    SEQ2SEQ,
+    VOCAB_FILE,
+    WEIGHTS_FILE,
+    load_weights,
+    read_config,
+    read_json,
+    write_folder,
+)
+from ..runtime import resolve_device
 from ..text import Vocab
-from ..train import resolve_device
 from .decode import Hypothesis, beam_search, greedy
 from .model import Seq2Seq, Seq2SeqConfig
 from .pairs import EOS, TokenConfig, check_vocab, detokenize, pad, tokenize
 
-CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "model.safetensors"
-FORMAT = "attnclf-seq2seq"
+FORMAT = SEQ2SEQ.format
 
 
 @dataclass
@@ -126,34 +130,17 @@ class Translator:
 
     def save(self, path: str | Path) -> Path:
         """Write the model folder; each file is replaced atomically."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        atomic_write(path / WEIGHTS_FILE, lambda tmp: save_file(state, str(tmp)))
         vocab = {"source": self.source_vocab.tokens, "target": self.target_vocab.tokens}
-        write_json(path / VOCAB_FILE, vocab)
-        write_json(
-            path / CONFIG_FILE,
-            {
-                "format": FORMAT,
-                "attnclf_version": __version__,
-                "model": to_dict(self.model.config),
-                "tokens": to_dict(self.tokens),
-                **self.metadata,
-            },
+        config = {"model": to_dict(self.model.config), "tokens": to_dict(self.tokens)}
+        return write_folder(
+            path, SEQ2SEQ, {**config, **self.metadata}, self.model.state_dict(), vocab
         )
-        return path
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "auto") -> Translator:
         path = Path(path)
-        config = _read_json(path, CONFIG_FILE, "config")
-        if config.get("format") != FORMAT:
-            raise AttnclfError(
-                f"{path / CONFIG_FILE} is not an attnclf seq2seq config (format {FORMAT!r}); "
-                "give a folder written by `attnclf seq2seq train`"
-            )
-        vocab = _read_json(path, VOCAB_FILE, "vocabulary")
+        config = read_config(path, SEQ2SEQ)
+        vocab = read_json(path, VOCAB_FILE, SEQ2SEQ, "vocabulary")
         try:
             source_vocab = check_vocab(Vocab(vocab["source"]), str(path / VOCAB_FILE))
             target_vocab = check_vocab(Vocab(vocab["target"]), str(path / VOCAB_FILE))
@@ -168,26 +155,6 @@ class Translator:
         load_weights(model, path / WEIGHTS_FILE)
         metadata = {k: v for k, v in config.items() if k in ("training", "data", "metrics")}
         return cls(model, source_vocab, target_vocab, tokens, metadata, device)
-
-
-def _read_json(path: Path, name: str, what: str) -> dict:
-    if not path.is_dir():
-        raise AttnclfError(
-            f"{path} is not a folder; give the folder that `attnclf seq2seq train --out` wrote"
-        )
-    file = path / name
-    if not file.is_file():
-        raise AttnclfError(
-            f"{path} is not an attnclf seq2seq model folder (no {name}); give the folder that "
-            "`attnclf seq2seq train --out` wrote"
-        )
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise AttnclfError(f"{file} is not valid JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise AttnclfError(f"{file} does not hold a {what} object")
-    return data
 
 
 def load(path: str | Path, device: str | torch.device = "auto") -> Translator:

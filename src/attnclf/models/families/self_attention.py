@@ -8,15 +8,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import (
+from ...text import Vocab
+from ..layers import (
     AdditiveAttentionPooling,
     ClassifierHead,
-    ClassifierOutput,
     Dropout,
     RecurrentEncoder,
     float32,
     lengths_to_mask,
+    lstm_flops,
 )
+from ..outputs import Classifier, ClassifierOutput
+from ..registry import Family, register
 
 
 @dataclass
@@ -30,8 +33,8 @@ class SelfAttentionConfig:
     pad_id: int = 0
 
 
-class SelfAttentionClassifier(nn.Module):
-    def __init__(self, config: SelfAttentionConfig):
+class SelfAttentionClassifier(Classifier):
+    def __init__(self, config: SelfAttentionConfig, vocab: Vocab | None = None):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, config.pad_id)
@@ -52,4 +55,30 @@ class SelfAttentionClassifier(nn.Module):
         with float32(states):  # attention and output in float32 under autocast (see float32)
             pooled, weights = self.attention(states.float(), mask)  # (B, 2H), (B, T)
             logits = self.head(pooled)  # (B, C)
-        return ClassifierOutput(logits, weights)
+        return ClassifierOutput(logits, attention=weights)
+
+    def input_embeddings(self) -> nn.Module:
+        return self.embedding
+
+
+def forward_flops(config: SelfAttentionConfig, tokens: float) -> dict[str, float]:
+    """Forward FLOPs of one text of `tokens` real tokens; the embedding lookup, activations
+    and softmax exponentials are not counted."""
+    states, a = 2 * config.hidden_size, config.attention_size
+    lstm = 2 * lstm_flops(config.embedding_dim, config.hidden_size) * tokens
+    # project 2H -> A, score A -> 1, weighted sum of the states
+    attention = (2 * states * a + 2 * a + 2 * states) * tokens
+    head = 2 * states * states + 2 * states * config.num_outputs  # dense tanh layer and output
+    return {"lstm": lstm, "attention": attention, "head": head, "total": lstm + attention + head}
+
+
+FAMILY = register(
+    Family(
+        name="self-attention",
+        summary="embedding -> BiLSTM -> additive self-attention pooling (the tutorial's first)",
+        config=SelfAttentionConfig,
+        build=SelfAttentionClassifier,
+        tiny=dict(vocab_size=50, embedding_dim=8, hidden_size=6, attention_size=5, dropout=0.0),
+        forward_flops=forward_flops,
+    )
+)

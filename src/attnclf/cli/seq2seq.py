@@ -10,6 +10,9 @@ from typing import Annotated
 
 import typer
 
+from ..errors import AttnclfError
+from .common import DeviceOpt, FileOpt, read_texts, user_errors
+
 seq2seq_app = typer.Typer(
     help="Translation with the attention of Bahdanau et al. 2014: train on generated dates or "
     "a source<TAB>target file, translate with alignments, evaluate.",
@@ -33,21 +36,11 @@ DataOpt = Annotated[
     ),
 ]
 SeedOpt = Annotated[int, typer.Option(help="Seed for the data, the initial weights and order.")]
-DeviceOpt = Annotated[
-    str, typer.Option(help="auto (CUDA when present, else CPU), cpu or cuda[:N].")
-]
 BeamOpt = Annotated[int, typer.Option(min=1, help="Beam width; 1 is greedy decoding.")]
 
 
-def _user_errors():
-    from ..cli import user_errors  # imported when a command runs: attnclf.cli mounts this app
-
-    return user_errors()
-
-
 def _task_or_data(task: str | None, data: Path | None) -> None:
-    from ..errors import AttnclfError
-    from .data import TASKS
+    from ..seq2seq.data import TASKS
 
     if (task is None) == (data is None):
         raise AttnclfError("give one of --task dates or --data PAIRS.tsv")
@@ -114,12 +107,11 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Train an encoder-decoder and save it as a folder; Ctrl-C keeps the model so far."""
-    from ..errors import AttnclfError
-    from .data import dates_data, file_data
-    from .model import ATTENTION_KINDS, Seq2SeqConfig
-    from .train import Seq2SeqTrainConfig, train_translator
+    from ..seq2seq.data import dates_data, file_data
+    from ..seq2seq.model import ATTENTION_KINDS, Seq2SeqConfig
+    from ..seq2seq.train import Seq2SeqTrainConfig, train_translator
 
-    with _user_errors():
+    with user_errors():
         _task_or_data(task, data)
         if tokens is not None and tokens not in ("char", "word"):
             raise AttnclfError(f"--tokens {tokens!r} is not one of char, word")
@@ -173,10 +165,7 @@ def train(
 
 
 def _read_texts(texts: list[str] | None, file: Path | None) -> list[str]:
-    """The classifier commands' texts from arguments, --file or stdin; at least one."""
-    from ..cli import _read_texts as read_texts  # imported when a command runs, as user_errors
-    from ..errors import AttnclfError
-
+    """Texts from arguments, --file or stdin, as the classifier commands read them; at least one."""
     inputs = read_texts(texts, file)
     if not inputs:
         raise AttnclfError("no text to translate; pass texts as arguments, --file F or on stdin")
@@ -189,9 +178,7 @@ def translate(
     texts: Annotated[
         list[str] | None, typer.Argument(help="Texts to translate; none: read --file or stdin.")
     ] = None,
-    file: Annotated[
-        Path | None, typer.Option("--file", help="A file with one text a line.")
-    ] = None,
+    file: FileOpt = None,
     beam: BeamOpt = 1,
     png: Annotated[
         Path | None, typer.Option("--png", help="Write the alignments as a PNG heatmap.")
@@ -205,10 +192,10 @@ def translate(
     device: DeviceOpt = "auto",
 ) -> None:
     """Translate texts, one output a line; --png/--html draw where each output token looked."""
-    from .alignment import render_html, render_png, write_html
-    from .translator import load
+    from ..seq2seq.alignment import render_html, render_png, write_html
+    from ..seq2seq.translator import load
 
-    with _user_errors():
+    with user_errors():
         inputs = _read_texts(texts, file)
         translator = load(model, device)
         translations = translator.translate(inputs, beam=beam)
@@ -249,12 +236,12 @@ def evaluate(
     device: DeviceOpt = "auto",
 ) -> None:
     """Score a model: exact match, token accuracy and BLEU (sacrebleu)."""
-    from .data import held_out_dates
-    from .evaluate import evaluate_pairs
-    from .pairs import read_pairs
-    from .translator import load
+    from ..seq2seq.data import held_out_dates
+    from ..seq2seq.evaluate import evaluate_pairs
+    from ..seq2seq.pairs import read_pairs
+    from ..seq2seq.translator import load
 
-    with _user_errors():
+    with user_errors():
         _task_or_data(task, data)
         translator = load(model, device)
         if task is not None:

@@ -8,15 +8,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import (
+from ...text import Vocab
+from ..layers import (
     ClassifierHead,
-    ClassifierOutput,
     Dropout,
     MultiHeadAttentionPooling,
     RecurrentEncoder,
     float32,
     lengths_to_mask,
+    lstm_flops,
 )
+from ..outputs import Classifier, ClassifierOutput
+from ..registry import Family, register
 
 
 @dataclass
@@ -30,8 +33,8 @@ class MultiHeadConfig:
     pad_id: int = 0
 
 
-class MultiHeadClassifier(nn.Module):
-    def __init__(self, config: MultiHeadConfig):
+class MultiHeadClassifier(Classifier):
+    def __init__(self, config: MultiHeadConfig, vocab: Vocab | None = None):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, config.pad_id)
@@ -52,4 +55,34 @@ class MultiHeadClassifier(nn.Module):
         with float32(states):  # attention and output in float32 under autocast (see float32)
             pooled, head_weights = self.attention(states.float(), mask)  # (B, nh * H), (B, nh, T)
             logits = self.head(pooled)  # (B, C)
-        return ClassifierOutput(logits, head_weights.mean(dim=1), head_weights)
+        return ClassifierOutput(
+            logits, attention=head_weights.mean(dim=1), head_attention=head_weights
+        )
+
+    def input_embeddings(self) -> nn.Module:
+        return self.embedding
+
+
+def forward_flops(config: MultiHeadConfig, tokens: float) -> dict[str, float]:
+    """Forward FLOPs of one text of `tokens` real tokens; the embedding lookup, activations
+    and softmax exponentials are not counted."""
+    h, nh = config.hidden_size, config.num_heads
+    lstm = lstm_flops(config.embedding_dim, h) * tokens
+    # the queries folded into the key projection (H -> nh scores), each head's weighted sum of
+    # the full states
+    attention = (2 * h * nh + nh * 2 * h) * tokens
+    pooled = nh * h
+    head = 2 * pooled * pooled + 2 * pooled * config.num_outputs  # dense tanh layer and output
+    return {"lstm": lstm, "attention": attention, "head": head, "total": lstm + attention + head}
+
+
+FAMILY = register(
+    Family(
+        name="multihead",
+        summary="embedding -> LSTM -> 4-head attention pooling (the tutorial's second)",
+        config=MultiHeadConfig,
+        build=MultiHeadClassifier,
+        tiny=dict(vocab_size=50, embedding_dim=8, hidden_size=8, num_heads=2, dropout=0.0),
+        forward_flops=forward_flops,
+    )
+)

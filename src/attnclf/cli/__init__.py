@@ -1,0 +1,24 @@
+"""The `attnclf` command: the classifier commands (classify.py) with `attnclf seq2seq`
+(seq2seq.py) mounted under them; the options they share live in common.py. Nothing heavy is
+imported until a command runs, so `attnclf --help` is quick."""
+
+from __future__ import annotations
+
+from .classify import app
+from .seq2seq import seq2seq_app
+
+app.add_typer(
+    seq2seq_app,
+    name="seq2seq",
+    help="Translation with Bahdanau attention: train, translate (with alignments), evaluate.",
+)
+
+
+def main() -> None:
+    from ..allocator import tune_memory_allocator
+
+    tune_memory_allocator()
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,297 @@
+"""`attnclf train | compare | evaluate | predict | explain | faithfulness`: each command parses
+its options, calls one library function and prints. User mistakes come out as one `error:` line
+and exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import DataConfig
+from ..errors import AttnclfError
+from .common import (
+    FAMILIES,
+    FAMILY,
+    DataOpt,
+    DeviceOpt,
+    FamilyCommand,
+    FileOpt,
+    LabelColOpt,
+    LimitOpt,
+    QuietOpt,
+    SeedOpt,
+    TextColOpt,
+    TrainingOptions,
+    echo_to_stderr,
+    parse_families,
+    read_texts,
+    saved_on_interrupt,
+    user_errors,
+    with_training_options,
+)
+
+app = typer.Typer(
+    help="Attention-based text classification: train, compare, evaluate and predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ModelArg = Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")]
+
+
+@app.command(cls=FamilyCommand)
+@with_training_options
+def compare(
+    out: Annotated[
+        Path, typer.Option(help="Folder for metrics.json, report.md, curves.png and the models.")
+    ] = Path("runs/compare"),
+    models: Annotated[
+        str,
+        typer.Option(help="Comma-separated model families to compare.", metavar=FAMILIES),
+    ] = "self-attention,multihead",
+    faithfulness: Annotated[
+        int,
+        typer.Option(min=0, help="Test texts for the faithfulness table in report.md (0: none)."),
+    ] = 200,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Carry on an interrupted compare from the --out folder it wrote; pass the same "
+            "options."
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+    *,
+    options: TrainingOptions,
+) -> None:
+    """Train the named models on the same data and split, and print them side by side."""
+    from ..experiment import compare as run_compare
+    from ..report import comparison_table, write_comparison
+
+    with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint.parent.parent):
+        data_config, text_config, train_config = options.configs()
+        names = parse_families(models)
+        log = echo_to_stderr(quiet)
+        comparison = run_compare(
+            names,
+            data_config,
+            text_config,
+            train_config,
+            out=out,
+            progress=not quiet,
+            log=log,
+            resume=resume,
+            faithfulness_sample=faithfulness,
+        )
+        record = comparison.record
+        written = write_comparison(record, out, comparison.gallery)
+        typer.echo(comparison_table(record.models))
+        typer.echo(
+            f"\nwrote {', '.join(written)} and the models ({', '.join(names)}) into {out}; "
+            f"trained and evaluated in {record.wall_seconds:.1f} s"
+        )
+
+
+@app.command(cls=FamilyCommand)
+@with_training_options
+def train(
+    model: Annotated[
+        str,
+        typer.Option("--model", help="Model family to train.", metavar=FAMILY),
+    ] = "self-attention",
+    out: Annotated[
+        Path | None, typer.Option(help="Folder to save the model in (default models/MODEL).")
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Carry on from a checkpoint (OUT/checkpoint, or OUT) of an interrupted run; "
+            "pass the same options."
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+    *,
+    options: TrainingOptions,
+) -> None:
+    """Train one model, evaluate it on the test split and save it as a folder; checkpoints go to
+    OUT/checkpoint."""
+    from ..experiment import prepare_data, train_model
+
+    with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint):
+        parse_families(model)
+        data_config, text_config, train_config = options.configs()
+        prepared = prepare_data(data_config, text_config)
+        target = out or Path("models") / model
+        _, metrics = train_model(
+            model, prepared, train_config, target, progress=not quiet, resume=resume
+        )
+        typer.echo(
+            f"{model}: test accuracy {metrics.test_accuracy:.4f}, loss {metrics.test_loss:.4f},"
+            f" F1 {metrics.f1:.4f} after {metrics.train_seconds:.1f} s of training; "
+            f"saved to {target}"
+        )
+
+
+@app.command()
+def evaluate(
+    model: ModelArg,
+    data: DataOpt = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    limit: LimitOpt = None,
+    text_column: TextColOpt = "text",
+    label_column: LabelColOpt = "label",
+    device: DeviceOpt = "auto",
+) -> None:
+    """Score a saved model on the test split of the data (every row of a single file)."""
+    from ..inference import evaluate_folder
+
+    with user_errors():
+        result = evaluate_folder(
+            model, DataConfig(data, text_column, label_column, limit=limit), device
+        )
+        if json_output:
+            typer.echo(json.dumps(result.to_json()))
+            return
+        metrics = result.metrics
+        typer.echo(f"{model} on {result.data} ({metrics['examples']} examples)")
+        for key in ("accuracy", "loss", "precision", "recall", "f1", "roc_auc"):
+            typer.echo(f"  {key:<10} {metrics[key]:.4f}")
+        typer.echo(
+            f"  confusion  {metrics['confusion_matrix']} (rows: true "
+            f"{', '.join(result.label_names)})"
+        )
+        typer.echo(f"  {metrics['infer_samples_per_s']:.0f} samples/s")
+
+
+@app.command()
+def predict(
+    model: ModelArg,
+    texts: Annotated[
+        list[str] | None, typer.Argument(help="Texts to classify; none: read --file or stdin.")
+    ] = None,
+    file: FileOpt = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per text.")] = False,
+    attention: Annotated[
+        bool, typer.Option(help="With --json, include tokens and attention weights.")
+    ] = False,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Label texts with a saved model, with the probability of that label."""
+    from ..classifier import load
+
+    with user_errors():
+        inputs = read_texts(texts, file)
+        if not inputs:
+            raise AttnclfError("no text to classify; pass texts as arguments, --file F or on stdin")
+        classifier = load(model, device)
+        for prediction in classifier.predict(inputs):
+            if json_output:
+                typer.echo(
+                    json.dumps(prediction.to_dict(with_attention=attention), ensure_ascii=False)
+                )
+            else:
+                note = " (truncated)" if prediction.truncated else ""
+                shown = (
+                    prediction.text if len(prediction.text) <= 70 else prediction.text[:67] + "..."
+                )
+                typer.echo(f"{prediction.label}\t{prediction.probability:.4f}\t{shown}{note}")
+
+
+@app.command()
+def explain(
+    model: ModelArg,
+    texts: Annotated[
+        list[str] | None, typer.Argument(help="Texts to explain; none: --file, --data or stdin.")
+    ] = None,
+    file: FileOpt = None,
+    data: Annotated[
+        str | None, typer.Option("--data", help="Explain test examples of this data source.")
+    ] = None,
+    sample: Annotated[
+        int, typer.Option(min=1, help="With --data: how many test examples, right and wrong.")
+    ] = 24,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write one self-contained page.")
+    ] = None,
+    png: Annotated[Path | None, typer.Option("--png", help="Write a PNG heatmap.")] = None,
+    text_column: TextColOpt = "text",
+    label_column: LabelColOpt = "label",
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Show the attention on every word: coloured in the terminal, or as HTML or PNG."""
+    from ..classifier import load
+    from ..explain import explain as explain_texts
+    from ..explain import render_page, render_png, to_terminal, use_color, write_html
+    from ..inference import explain_test_examples
+
+    with user_errors():
+        classifier = load(model, device)
+        if data is not None:
+            source = DataConfig(data, text_column, label_column)
+            explanations = explain_test_examples(classifier, source, sample, seed)
+        else:
+            inputs = read_texts(texts, file)
+            if not inputs:
+                raise AttnclfError(
+                    "no text to explain; pass texts as arguments, --file F, --data PATH or stdin"
+                )
+            explanations = explain_texts(classifier, inputs)
+        if html is not None:
+            write_html(html, render_page(explanations, f"attnclf explain: {model}"))
+            typer.echo(f"wrote {html} ({len(explanations)} texts)", err=True)
+        if png is not None:
+            render_png(explanations, png)
+            typer.echo(f"wrote {png} ({len(explanations)} texts)", err=True)
+        if html is None and png is None:
+            color = use_color(sys.stdout)
+            width = shutil.get_terminal_size((100, 24)).columns
+            for explanation in explanations:
+                typer.echo(to_terminal(explanation, color=color, width=width) + "\n")
+
+
+@app.command()
+def faithfulness(
+    model: ModelArg,
+    data: DataOpt = None,
+    sample: Annotated[int, typer.Option(min=1, help="Test examples to measure on.")] = 500,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the JSON report to this file.")
+    ] = None,
+    ig_steps: Annotated[int, typer.Option(min=2, help="Integrated-gradients steps.")] = 32,
+    text_column: TextColOpt = "text",
+    label_column: LabelColOpt = "label",
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+) -> None:
+    """How faithful is each explanation: ERASER comprehensiveness and sufficiency of attention,
+    gradient x input, integrated gradients and random, and their rank agreement."""
+    from ..classifier import load
+    from ..data import load_evaluation_examples
+    from ..faithfulness import FAITHFULNESS_EXPLAINED, faithfulness_report, faithfulness_table
+    from ..files import write_json
+
+    with user_errors():
+        classifier = load(model, device)
+        examples, name = load_evaluation_examples(
+            DataConfig(data, text_column, label_column, limit=sample, seed=seed),
+            classifier.label_names,
+        )
+        texts = [text for text in examples.texts if text.strip()]
+        report = faithfulness_report(classifier, texts, seed=seed, ig_steps=ig_steps)
+        report["model"], report["data"] = str(model), name
+        if out is not None:
+            write_json(out, report)
+        if json_output:
+            typer.echo(json.dumps(report))
+            return
+        typer.echo(f"{model} on {len(texts)} test texts of {name}\n")
+        typer.echo(faithfulness_table(report))
+        typer.echo("\n" + FAITHFULNESS_EXPLAINED)

@@ -1,0 +1,244 @@
+"""What every `attnclf` command shares: one-line user errors, reading texts, Ctrl-C during
+training, the options that several commands take, and the model-family choice (read from the
+registry when the command runs, so a newly registered family is listed and accepted)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar, get_type_hints
+
+import typer
+from typer.core import TyperCommand
+
+from ..config import RunConfigs, run_configs
+from ..errors import AttnclfError
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """An AttnclfError becomes one `error:` line and exit status 2; Ctrl-C exits with 130."""
+    try:
+        yield
+    except AttnclfError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+@contextmanager
+def saved_on_interrupt(resume_from: Callable[[Path], Path]) -> Iterator[None]:
+    """Ctrl-C during training: one line saying where the checkpoint is and how to carry on."""
+    from ..train import TrainingInterrupted
+
+    try:
+        yield
+    except TrainingInterrupted as stop:
+        if stop.checkpoint is None:
+            typer.echo(f"{stop}; no checkpoint saved for this step", err=True)
+        else:
+            typer.echo(
+                f"{stop}; checkpoint saved in {stop.checkpoint}; to carry on, run the same "
+                f"command with --resume {resume_from(stop.checkpoint)}",
+                err=True,
+            )
+        raise typer.Exit(130) from None
+
+
+def read_texts(texts: list[str] | None, file: Path | None, stdin: bool = True) -> list[str]:
+    """Texts from the arguments, then --file (one a line), else stdin when it is not a terminal."""
+    inputs = list(texts or [])
+    if file is not None:
+        if not file.is_file():
+            raise AttnclfError(f"no such file: {file}; --file takes a text file, one text a line")
+        lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+        inputs += [line for line in lines if line.strip()]
+    if not inputs and stdin and not sys.stdin.isatty():
+        inputs = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    return inputs
+
+
+def echo_to_stderr(quiet: bool) -> Callable[[str], None]:
+    """The log of a command: stderr, or nothing with --quiet."""
+    return (lambda message: None) if quiet else (lambda message: typer.echo(message, err=True))
+
+
+# --- options several commands take --------------------------------------------------------
+
+DeviceOpt = Annotated[
+    str, typer.Option(help="auto (CUDA when present, else CPU), cpu or cuda[:N].")
+]
+SeedOpt = Annotated[
+    int, typer.Option(help="Seed for the split, the initial weights and the order.")
+]
+FileOpt = Annotated[Path | None, typer.Option("--file", help="A file with one text a line.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+DataOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        help="aclImdb_v1.tar.gz, an aclImdb/ folder, a CSV/TSV/JSONL file or a folder per "
+        "class; default: $ATTNCLF_DATA, else IMDB downloaded once into $ATTNCLF_HOME.",
+    ),
+]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help="Use a stratified N of train and N of test, for quick runs."),
+]
+TextColOpt = Annotated[
+    str, typer.Option("--text-column", help="Column holding the text (CSV/TSV/JSONL).")
+]
+LabelColOpt = Annotated[
+    str, typer.Option("--label-column", help="Column holding the label (CSV/TSV/JSONL).")
+]
+
+
+# The metavars that mark an option as a family choice (see FamilyCommand).
+FAMILY, FAMILIES = "FAMILY", "FAMILIES"
+
+
+class FamilyCommand(TyperCommand):
+    """A command whose options declared with `metavar=FAMILY` (one name) or `FAMILIES` (a
+    comma-separated list) take model families: their help lists the families registered when
+    the help is shown (only then are the families, and torch, imported)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.family_params = [
+            p for p in self.params if getattr(p, "metavar", None) in (FAMILY, FAMILIES)
+        ]
+        for param in self.family_params:
+            param.metavar = "NAME,..." if param.metavar == FAMILIES else "NAME"
+        self.family_help = {id(p): getattr(p, "help", None) or "" for p in self.family_params}
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from ..models import all_families
+
+        listed = "; ".join(f"{name}: {f.summary}" for name, f in all_families().items())
+        for param in self.family_params:
+            param.help = f"{self.family_help[id(param)]} Families: {listed}."  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)
+
+
+def parse_families(value: str) -> list[str]:
+    """The comma-separated family names of --models, each checked against the registry."""
+    from ..experiment import check_model_names
+
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    check_model_names(names)
+    return names
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingOptions:
+    """The options of every command that trains classifiers (`train`, `compare`), declared
+    once: each field is one option, and `configs()` turns them into the run's configs."""
+
+    data: DataOpt = None
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training data.")] = 2
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Examples per training step.")
+    ] = 128
+    max_len: Annotated[int, typer.Option("--max-len", min=1, help="Tokens kept per text.")] = 200
+    truncation: Annotated[
+        str,
+        typer.Option(
+            help="Which tokens a long text keeps: head, tail or head+tail (a quarter from the "
+            "start, the rest from the end)."
+        ),
+    ] = "tail"
+    vocab_size: Annotated[
+        int,
+        typer.Option(
+            "--vocab-size",
+            min=3,
+            help="Most frequent training words kept, padding and unknown included.",
+        ),
+    ] = 10_000
+    lr: Annotated[float, typer.Option(help="Adam learning rate (> 0).")] = 2e-3
+    lr_schedule: Annotated[
+        str,
+        typer.Option("--lr-schedule", help="constant, or linear (falling to 0 at the last step)."),
+    ] = "constant"
+    seed: SeedOpt = 0
+    device: DeviceOpt = "auto"
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="Arithmetic of the training steps: auto (bf16 where the hardware has it, else "
+            "fp32), fp32 or bf16 (bfloat16 autocast; evaluation and saved models stay fp32)."
+        ),
+    ] = "auto"
+    limit: LimitOpt = None
+    text_column: TextColOpt = "text"
+    label_column: LabelColOpt = "label"
+    validation_fraction: Annotated[
+        float,
+        typer.Option(
+            "--validation-fraction",
+            min=0.0,
+            max=0.9,
+            help="Share of train held out for validation.",
+        ),
+    ] = 0.1
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(
+            "--checkpoint-every",
+            min=0,
+            help="Also save a checkpoint every N steps (one is always saved after each epoch).",
+        ),
+    ] = 0
+
+    def configs(self) -> RunConfigs:
+        """The data, text and training configs, checked (one-line errors); bf16 asked for on
+        hardware without it is said now, before any data is read."""
+        from ..runtime import resolve_device, resolve_precision
+
+        configs = run_configs(**dataclasses.asdict(self))
+        resolve_precision(configs.training.precision, resolve_device(configs.training.device))
+        return configs
+
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def with_training_options(command: Command) -> Command:
+    """Give `command` every TrainingOptions field as an option of its own, after its own
+    parameters; it is called with them gathered as `options: TrainingOptions`."""
+    own = inspect.signature(command, eval_str=True)
+    hints = get_type_hints(command, include_extras=True)
+    shared_hints = get_type_hints(TrainingOptions, include_extras=True)
+    shared = [
+        inspect.Parameter(
+            field.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=field.default,
+            annotation=shared_hints[field.name],
+        )
+        for field in dataclasses.fields(TrainingOptions)
+    ]
+    kept = [p for name, p in own.parameters.items() if name != "options"]
+    names = {field.name for field in dataclasses.fields(TrainingOptions)}
+
+    @functools.wraps(command)
+    def wrapper(**values: Any) -> Any:
+        options = TrainingOptions(**{name: values.pop(name) for name in names})
+        return command(options=options, **values)
+
+    parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in kept] + shared
+    wrapper.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        **{p.name: hints[p.name] for p in kept if p.name in hints},
+        **{p.name: p.annotation for p in shared},
+        "return": hints.get("return"),
+    }
+    return wrapper  # type: ignore[return-value]

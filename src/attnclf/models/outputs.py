@@ -1,0 +1,65 @@
+"""The contract every classifier family keeps, whatever it computes inside.
+
+A model is an `nn.Module` built from its family's Config (see `registry.py`) that maps a padded
+batch, `ids` (B, T) with `lengths` (B,) and padding at the end of each row, to one
+`ClassifierOutput`. Training, evaluation, the model folder, the views, faithfulness, the server
+and the exporter read nothing else from it but `input_embeddings()`.
+
+Notation: B batch, T tokens, C logits, nh heads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import AttnclfError
+
+
+@dataclass
+class ClassifierOutput:
+    """What every classifier returns; the classification loss lives in `objective.py`."""
+
+    logits: torch.Tensor  # (B, C): C = 1 for two classes (sigmoid), else one per class
+    # (B, T) weight per token, 0 on padding, each row sums to 1; None for a model that pools
+    # without attention (every view then says so)
+    attention: torch.Tensor | None = None
+    head_attention: torch.Tensor | None = None  # (B, nh, T) per head, for multi-head pooling
+    # (B, nh, T, T) for layers where every token attends to every token: row t holds token t's
+    # weights over the tokens (nh = 1 for a single-head layer)
+    token_attention: torch.Tensor | None = None
+    # () a penalty the training loop adds to the classification loss (for example Lin et al.
+    # 2017's ||A A^T - I||_F^2); None when the model asks for none
+    auxiliary_loss: torch.Tensor | None = None
+
+
+class Classifier(nn.Module):
+    """The base of every family's model: `config` is the dataclass it was built from (saved in
+    the model folder), `forward(ids, lengths)` returns a ClassifierOutput, and
+    `input_embeddings()` names the module whose output (B, T, E) the gradient explanations
+    (gradient x input, integrated gradients) attribute to."""
+
+    config: Any
+
+    def input_embeddings(self) -> nn.Module:
+        embedding = getattr(self, "embedding", None)
+        if isinstance(embedding, nn.Module):
+            return embedding
+        raise AttnclfError(
+            f"{type(self).__name__} has no input embeddings; gradient explanations need a model "
+            "that embeds its tokens (override Classifier.input_embeddings)"
+        )
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        raise NotImplementedError
+
+
+def input_embeddings(model: nn.Module) -> nn.Module:
+    """`model.input_embeddings()` of a Classifier, else its `embedding` attribute (a model made
+    outside the registry); a clear error when it has neither."""
+    if isinstance(model, Classifier):
+        return model.input_embeddings()
+    return Classifier.input_embeddings(model)  # type: ignore[arg-type]
