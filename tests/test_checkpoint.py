@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import make_reviews
+from helpers import assert_one_line_error, run_cli
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -193,10 +194,8 @@ def test_resuming_with_other_options_is_a_clear_error(prepared, saved_checkpoint
 
 def test_cli_reports_a_missing_checkpoint_in_one_line(sentiment_csv, tmp_path):
     args = ["train", "--data", sentiment_csv, "--out", tmp_path / "m", "--vocab-size", 100]
-    result = CliRunner().invoke(app, [str(a) for a in [*args, "--resume", tmp_path, "-q"]])
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: no checkpoint in"), result.stderr
+    result = run_cli(*args, "--resume", tmp_path, "-q")
+    assert_one_line_error(result, "no checkpoint in")
 
 
 def test_a_run_killed_with_sigkill_resumes_to_the_same_model(tmp_path):

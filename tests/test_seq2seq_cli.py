@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import assert_one_line_error
 from typer.testing import CliRunner
 
 from attnclf.cli import app
@@ -16,15 +17,6 @@ TINY = ("--epochs", 2, "--hidden", 8, "--embedding", 8, "--batch-size", 16, "--q
 
 def run(*args, input: str | None = None):
     return runner.invoke(app, ["seq2seq", *[str(a) for a in args]], input=input)
-
-
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]

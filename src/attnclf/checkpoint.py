@@ -8,9 +8,11 @@ the last good checkpoint."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ class Progress:
 
     epoch: int = 1  # the epoch in progress, from 1
     step: int = 0  # batches of that epoch already done
-    epoch_rng: dict = field(default_factory=dict)  # batch-order generator at that epoch's start
+    epoch_rng: Mapping[str, Any] = field(default_factory=dict)  # batch-order generator at that epoch's start
     loss_sum: float = 0.0  # over that epoch's batches so far
     correct: int = 0
     seen: int = 0
@@ -46,7 +48,7 @@ class Progress:
     best_key: tuple[float, float] | None = None
     seconds: float = 0.0  # spent training before this process started
 
-    def next_epoch(self, epoch_rng: dict) -> None:
+    def next_epoch(self, epoch_rng: Mapping[str, Any]) -> None:
         self.epoch, self.step, self.epoch_rng = self.epoch + 1, 0, epoch_rng
         self.loss_sum, self.correct, self.seen, self.epoch_seconds = 0.0, 0, 0, 0.0
 
@@ -93,7 +95,7 @@ def save_checkpoint(
     for group, tensors in groups.items():
         name = f"{group}-{tag}.safetensors"
         cpu = {key: value.detach().cpu().contiguous().clone() for key, value in tensors.items()}
-        atomic_write(folder / name, lambda tmp, cpu=cpu: save_file(cpu, str(tmp)))
+        atomic_write(folder / name, functools.partial(_save_tensors, cpu))
         files[group] = {"file": name, "sha256": _sha256(folder / name)}
     manifest = {
         "format": FORMAT,
@@ -239,3 +241,7 @@ def _join_optimizer(tensors: dict[str, torch.Tensor], rest: dict) -> dict:
         param, name = key.split(".", 1)
         state.setdefault(int(param), {})[name] = value
     return {"state": state, "param_groups": rest["param_groups"]}
+
+
+def _save_tensors(tensors: dict[str, torch.Tensor], file: Path) -> None:
+    save_file(tensors, str(file))

@@ -227,9 +227,9 @@ def read_imdb_archive(path: Path) -> tuple[RawSplit, RawSplit]:
                     and parts[3].endswith(".txt")
                     and member.isfile()
                 ):
-                    handle = tar.extractfile(member)
-                    assert handle is not None
-                    text = handle.read().decode("utf-8", errors="replace")
+                    review = tar.extractfile(member)
+                    assert review is not None
+                    text = review.read().decode("utf-8", errors="replace")
                     splits[parts[1]].add(text, IMDB_LABELS[parts[2]])
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         raise AttnclfError(

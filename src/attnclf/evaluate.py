@@ -5,10 +5,12 @@ from __future__ import annotations
 import resource
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
 from sklearn import metrics as skm
+from sklearn.exceptions import UndefinedMetricWarning
 from torch import nn
 
 from .allocator import release_free_memory
@@ -58,14 +60,16 @@ def classification_metrics(
         labels=None if binary else list(range(len(label_names))),
     )
     try:
-        if binary:
-            roc_auc = float(skm.roc_auc_score(labels, probs[:, 1]))
-        else:
-            roc_auc = float(
-                skm.roc_auc_score(
-                    labels, probs, multi_class="ovr", labels=list(range(len(label_names)))
+        with warnings.catch_warnings():  # one class only: no ROC curve, reported as nan
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            if binary:
+                roc_auc = float(skm.roc_auc_score(labels, probs[:, 1]))
+            else:
+                roc_auc = float(
+                    skm.roc_auc_score(
+                        labels, probs, multi_class="ovr", labels=list(range(len(label_names)))
+                    )
                 )
-            )
     except ValueError:  # a sample with one class only has no ROC curve
         roc_auc = float("nan")
     return {

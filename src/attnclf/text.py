@@ -142,9 +142,11 @@ def build_and_encode(texts: Iterable[str], config: TextConfig) -> tuple[Vocab, l
         np.fromiter((words.setdefault(token, len(words)) for token in tokenize(text)), np.int32)
         for text in texts
     ]
-    counts = np.bincount(np.concatenate(sequences), minlength=len(words)) if words else []
+    counts: list[int] = (
+        np.bincount(np.concatenate(sequences), minlength=len(words)).tolist() if words else []
+    )
     vocab = Vocab.from_counts(
-        dict(zip(words, map(int, counts), strict=True)), config.vocab_size, config.min_count
+        dict(zip(words, counts, strict=True)), config.vocab_size, config.min_count
     )
     to_vocab = np.fromiter(
         (vocab.index.get(word, vocab.unk_id) for word in words), np.int32, count=len(words)

@@ -51,13 +51,16 @@ EpochCallback = Callable[[dict], None]
 
 def warmed_up_ema(
     decay: float,
-) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor | int], torch.Tensor]:
     """An exponential moving average whose decay is 1 - 1/(n + 1) until that reaches `decay`:
     a plain mean of the first 1 / (1 - decay) steps, so a short run is not held near its random
     initial weights (plain EMA keeps 0.99^15 = 86% of them after 15 steps)."""
 
-    def average(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        rate = torch.clamp(1.0 / (n.to(averaged.dtype) + 1.0), min=1.0 - decay)
+    def average(
+        averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor | int
+    ) -> torch.Tensor:
+        steps = torch.as_tensor(n, device=averaged.device).to(averaged.dtype)
+        rate = torch.clamp(1.0 / (steps + 1.0), min=1.0 - decay)
         return averaged + (current - averaged) * rate
 
     return average
@@ -163,7 +166,7 @@ def fit(
                     size = len(batch.index)
                     run.step += 1
                     run.loss_sum += loss.item() * size
-                    run.correct += (predicted_labels(output.logits) == batch.labels).sum().item()
+                    run.correct += int((predicted_labels(output.logits) == batch.labels).sum())
                     run.seen += size
                     stepping = False
                     bar.set_postfix(

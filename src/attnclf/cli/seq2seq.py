@@ -107,7 +107,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Train an encoder-decoder and save it as a folder; Ctrl-C keeps the model so far."""
-    from ..seq2seq.data import dates_data, file_data
+    from ..seq2seq.data import TokenKind, dates_data, file_data
     from ..seq2seq.model import ATTENTION_KINDS, Seq2SeqConfig
     from ..seq2seq.train import Seq2SeqTrainConfig, train_translator
 
@@ -121,8 +121,8 @@ def train(
             )
         if not lr > 0:
             raise AttnclfError(f"--lr {lr} must be above 0")
-        kind = tokens  # type: ignore[assignment]
-        if task is not None:
+        kind: TokenKind | None = tokens  # type: ignore[assignment]  # checked above
+        if data is None:
             pairs = dates_data(train_size, validation_size, seed, kind, lowercase, vocab_size)
         else:
             pairs = file_data(data, validation_size, seed, kind, lowercase, vocab_size, max_len)

@@ -69,12 +69,12 @@ class _PermuteRows(torch.autograd.Function):
     """y = x[rows] for a permutation `rows` that is its own inverse, so dx = dy[rows]."""
 
     @staticmethod
-    def forward(ctx, flat: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, flat: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(rows)
         return flat.index_select(0, rows)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (rows,) = ctx.saved_tensors
         return grad.index_select(0, rows), None
 
