@@ -13,7 +13,7 @@ import attnclf
 from attnclf.classifier import TextClassifier
 from attnclf.config import TextConfig
 from attnclf.errors import AttnclfError
-from attnclf.models import build_model, model_config
+from attnclf.models import all_families, build_model, get_family, model_config
 from attnclf.text import Vocab
 
 WORDS = ["good", "bad", "film", "the", "plot"]
@@ -23,13 +23,8 @@ def small_classifier(name: str = "multihead", labels=("neg", "pos")) -> TextClas
     torch.manual_seed(0)
     vocab = Vocab(["<pad>", "<unk>", *WORDS])
     outputs = 1 if len(labels) == 2 else len(labels)
-    sizes = {
-        "self-attention": dict(hidden_size=6, attention_size=4),
-        "multihead": dict(hidden_size=8, num_heads=2),
-    }
-    config = model_config(
-        name, vocab_size=len(vocab), num_outputs=outputs, embedding_dim=8, **sizes[name]
-    )
+    tiny = {**get_family(name).tiny, "vocab_size": len(vocab), "num_outputs": outputs}
+    config = model_config(name, **tiny)
     return TextClassifier(
         name, build_model(name, config), vocab, TextConfig(max_len=6), list(labels), device="cpu"
     )
@@ -38,7 +33,7 @@ def small_classifier(name: str = "multihead", labels=("neg", "pos")) -> TextClas
 TEXTS = ["Good film!", "the plot was bad, bad, bad and the film was long and dull", "plot"]
 
 
-@pytest.mark.parametrize("name", ["self-attention", "multihead"])
+@pytest.mark.parametrize("name", list(all_families()))
 @pytest.mark.parametrize("labels", [("neg", "pos"), ("a", "b", "c")])
 def test_save_load_gives_identical_predictions(tmp_path, name, labels):
     classifier = small_classifier(name, labels)

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from attnclf.classifier import TextClassifier
+from attnclf.classifier import Prediction, TextClassifier
 from attnclf.config import TextConfig
 from attnclf.explain import (
+    NO_ATTENTION,
     RAMP,
     Explanation,
     explain,
@@ -302,6 +303,107 @@ def test_png_wraps_long_texts_and_grows_with_them(multihead, tmp_path):
     assert image.shape[:2] == (height, width)
     assert has_colour(image, DARKEST) > 100  # each row's top word, and the colour bar
     assert not list(tmp_path.glob(".*.tmp"))  # written atomically, nothing left behind
+
+
+# --- a model without attention -------------------------------------------------------------
+
+
+def without_attention(tokens: list[str], truncated: bool = False) -> Explanation:
+    """What a model that pools without attention (max-pooling, say) gives: no weights."""
+    prediction = Prediction(
+        text=" ".join(tokens) + (" and more words" if truncated else ""),
+        label="neg",
+        probability=0.6,
+        probabilities={"neg": 0.6, "pos": 0.4},
+        tokens=tokens,
+        attention=None,
+        truncated=truncated,
+    )
+    return Explanation.from_prediction(prediction, ["neg", "pos"], "bilstm-max", true_label="neg")
+
+
+NO_ATTENTION_TOKENS = ["<p>so</p>", "dull", "&", "long"]
+
+
+def joined(text: str) -> str:
+    """Wrapped lines back into one, to find a sentence the wrapping split."""
+    return " ".join(text.split())
+
+
+def test_a_model_without_attention_gives_no_weights_and_no_rows():
+    explanation = without_attention(["dull", "film"])
+    assert explanation.weights is None and explanation.head_weights is None
+    assert not explanation.has_attention and explanation.rows() == []
+    assert explanation.correct is True and explanation.model_name == "bilstm-max"
+    assert made_up(["a", "b"]).has_attention
+
+
+@pytest.mark.parametrize("color", [False, True], ids=["plain", "colour"])
+def test_terminal_shows_the_words_plain_and_says_there_is_no_attention(color):
+    explanation = without_attention(NO_ATTENTION_TOKENS)
+    out = to_terminal(explanation, color=color, width=60)
+    lines = out.splitlines()
+    assert "\x1b" not in out and "(0." not in out  # no colour, no numbers
+    assert lines[0] == "bilstm-max | predicted neg (p=0.600) | true neg (right) | labels: neg, pos"
+    assert lines[1] == "<p>so</p> dull & long"  # the tokens, as read
+    assert joined("\n".join(lines[2:])) == NO_ATTENTION
+    assert "attnclf faithfulness" in out and "relative to the largest" not in out
+    assert all(len(line) <= 60 for line in lines[1:])
+    assert out == to_terminal(explanation, color=not color, width=60)
+
+
+def test_terminal_marks_the_cut_for_a_model_without_attention():
+    explanation = without_attention(["so", "dull"], truncated=True)
+    out = to_terminal(explanation, color=False)
+    assert "[truncated at 2 tokens]" in out and "[... 3 tokens cut ...]" in out
+
+
+def test_html_fragment_shows_the_words_uncoloured_with_a_note():
+    explanation = without_attention(NO_ATTENTION_TOKENS)
+    fragment = to_html_fragment(explanation)
+    assert fragment.startswith('<div class="attnclf-explanation"')
+    assert "&lt;p&gt;so&lt;/p&gt; dull &amp; long" in fragment  # plain, escaped words
+    assert "<p>" not in fragment and "<span title=" not in fragment  # no coloured words
+    assert 'class="attnclf-no-attention"' in fragment
+    assert "<code>attnclf faithfulness</code> for gradient-based explanations" in fragment
+    assert "&#10003; right" in fragment and "original text" in fragment
+    assert explanation._repr_html_() == fragment  # no colour legend for no colours
+
+
+def test_page_of_models_without_attention_has_notes_and_no_legend():
+    page = render_page([without_attention(NO_ATTENTION_TOKENS), without_attention(["ok"])], "p")
+    assert_self_contained(page)
+    assert page.count('class="attnclf-explanation"') == 2
+    assert page.count('class="attnclf-no-attention"') == 2
+    assert "attnclf-legend" not in page and "<span title=" not in page
+    mixed = render_page([without_attention(["ok"]), made_up(["good", "film"])], "p")
+    assert "attnclf-legend" in mixed and mixed.count('class="attnclf-no-attention"') == 1
+
+
+def test_comparison_page_mixes_models_with_and_without_attention(single):
+    rows = [[s, without_attention(s.tokens)] for s in single]
+    page = render_comparison_page(rows, ["self-attention", "bilstm-max"], "compare")
+    assert_self_contained(page)
+    assert page.count('class="attnclf-explanation"') == 6
+    assert page.count('class="attnclf-no-attention"') == 3  # the bilstm-max column
+    spans = re.findall(r'<span title="[0-9.]+" style="background:#', page)
+    assert len(spans) == sum(len(s.tokens) for s in single)  # only the attention column
+    assert "attnclf-legend" in page and "repeat(2, minmax(0, 1fr))" in page
+    plain = render_comparison_page([[without_attention(["ok"])]], ["bilstm-max"], "c")
+    assert "attnclf-legend" not in plain and 'class="attnclf-no-attention"' in plain
+
+
+def test_png_draws_the_words_uncoloured_with_the_note(tmp_path):
+    alone, mixed = tmp_path / "alone.png", tmp_path / "mixed.png"
+    render_png([without_attention([f"word{i}" for i in range(40)], truncated=True)], alone)
+    render_png([without_attention(["dull"]), made_up(["good", "film"])], mixed)
+    for path in (alone, mixed):
+        assert path.stat().st_size > 1000
+        width, height = png_size(path)
+        assert width == 1320 and 50 < height < 2000
+    assert has_colour(mpimg.imread(alone), DARKEST) == 0  # no coloured word, no colour bar
+    assert has_colour(mpimg.imread(mixed), DARKEST) > 100  # the other model's words and bar
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 # --- sampling the gallery -------------------------------------------------------------------

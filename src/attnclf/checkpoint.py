@@ -38,7 +38,8 @@ class Progress:
 
     epoch: int = 1  # the epoch in progress, from 1
     step: int = 0  # batches of that epoch already done
-    epoch_rng: Mapping[str, Any] = field(default_factory=dict)  # batch-order generator at that epoch's start
+    # the batch-order generator's state at that epoch's start
+    epoch_rng: Mapping[str, Any] = field(default_factory=dict)
     loss_sum: float = 0.0  # over that epoch's batches so far
     correct: int = 0
     seen: int = 0

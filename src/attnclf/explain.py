@@ -10,6 +10,11 @@ tooltips, in the plain terminal view) are the model's own, renormalised to sum t
 
 Attention weights show where the pooling looked, not why the model decided (Jain & Wallace
 2019, "Attention is not Explanation"); the views say "attention", never "importance".
+
+A model that pools without attention (a max-pooling BiLSTM baseline, say) gives no weights:
+its Explanation has `weights` None, and every view shows the words uncoloured with NO_ATTENTION
+rather than failing or inventing an even spread, which would read as "every word mattered
+equally". Pages are built in the shared shell of page.py.
 """
 
 from __future__ import annotations
@@ -22,14 +27,17 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 import numpy as np
 
-from .files import atomic_write, write_text
+from . import page as shell
+from .files import atomic_write
 from .text import tokenize
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from .classifier import Prediction, TextClassifier
 
 # One colour ramp for every view: white (no attention) through amber to a deep orange at the
@@ -46,15 +54,21 @@ LEGEND = (
     f"(darkest = the row's maximum, or {EVEN_SHARES:g} even shares if no word gets that much); "
     "each row's weights sum to 1"
 )
+NO_ATTENTION = (
+    "this model has no attention weights to show (it pools without attention); "
+    "try `attnclf faithfulness` for gradient-based explanations"
+)
 
 
 @dataclass
 class Explanation:
-    """One text, the tokens the model read, and the attention on each of them."""
+    """One text, the tokens the model read, and the attention on each of them (None for a
+    model without attention)."""
 
     text: str
     tokens: list[str]  # what the model read, after truncation
-    weights: list[float]  # (T,) one per token, sums to 1; the mean over heads for multi-head
+    # (T,) one per token, sums to 1; the mean over heads for multi-head; None: no attention
+    weights: list[float] | None
     label: str  # predicted
     probability: float  # of the predicted label
     probabilities: dict[str, float]
@@ -72,11 +86,14 @@ class Explanation:
         model_name: str,
         true_label: str | None = None,
     ) -> Explanation:
-        heads = prediction.head_attention
+        attention = prediction.attention
+        # Heads without a pooled row cannot happen in a real model; drop them rather than draw
+        # head rows under a "no attention" note.
+        heads = prediction.head_attention if attention is not None else None
         return cls(
             text=prediction.text,
             tokens=list(prediction.tokens),
-            weights=_sum_to_one(prediction.attention),
+            weights=_sum_to_one(attention) if attention is not None else None,
             label=prediction.label,
             probability=float(prediction.probability),
             probabilities=dict(prediction.probabilities),
@@ -88,12 +105,20 @@ class Explanation:
         )
 
     @property
+    def has_attention(self) -> bool:
+        """Whether the model gave attention weights; False for one that pools without."""
+        return self.weights is not None
+
+    @property
     def correct(self) -> bool | None:
         """Whether the prediction matches the true label; None when that is unknown."""
         return None if self.true_label is None else self.label == self.true_label
 
     def rows(self) -> list[tuple[str, list[float]]]:
-        """(name, weights) per row to draw: the mean and then each head, or the one row."""
+        """(name, weights) per row to draw: the mean and then each head, or the one row; none
+        for a model without attention."""
+        if self.weights is None:
+            return []
         if not self.head_weights:
             return [("attention", self.weights)]
         heads = [(f"head {h}", row) for h, row in enumerate(self.head_weights, start=1)]
@@ -118,7 +143,8 @@ class Explanation:
         return (n, dropped)
 
     def _repr_html_(self) -> str:
-        return to_html_fragment(self) + _legend_html()
+        legend = _legend_html() if self.has_attention else ""
+        return to_html_fragment(self) + legend
 
 
 def explain(
@@ -219,21 +245,23 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
     With `color`, each word gets a 24-bit background by its weight (scaled per row) and a
     black or white foreground that reads on it; without, each word is `word(0.123)` and the
     text has no escape codes at all. Multi-head models get the mean row and one row per head.
+    A model without attention gets its words plain, either way, and NO_ATTENTION.
     """
     e = explanation
     lines = [_header(e)]
     if e.truncated:
         lines.append(f"[truncated at {len(e.tokens)} tokens]")
+    cut = e.cut()
+    if not e.has_attention:
+        plain_cells = [(len(token), token) for token in e.tokens]
+        lines.extend(_wrap(_with_cut(plain_cells, cut), "", width))
+        lines.extend(textwrap.wrap(NO_ATTENTION, width, break_on_hyphens=False))
+        return "\n".join(lines)
     rows = e.rows()
     label_width = max(len(name) for name, _ in rows) + 2 if len(rows) > 1 else 0
-    cut = e.cut()
     for name, weights in rows:
         cells: list[tuple[int, str]] = []  # (visible width, what is printed)
-        for i, (token, weight, level) in enumerate(
-            zip(e.tokens, weights, _intensities(weights), strict=True)
-        ):
-            if cut is not None and cut[1] and i == cut[0]:
-                cells.append(_cut_cell(cut[1]))
+        for token, weight, level in zip(e.tokens, weights, _intensities(weights), strict=True):
             if color:
                 rgb = colour(level)
                 fg = "255;255;255" if _is_dark(rgb) else "0;0;0"
@@ -242,17 +270,19 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
             else:
                 plain = f"{token}({weight:.3f})"
                 cells.append((len(plain), plain))
-        if cut is not None and cut[1] and cut[0] == len(e.tokens):
-            cells.append(_cut_cell(cut[1]))
-        lines.extend(_wrap(cells, name.ljust(label_width) if label_width else "", width))
+        label = name.ljust(label_width) if label_width else ""
+        lines.extend(_wrap(_with_cut(cells, cut), label, width))
     legend = LEGEND if color else "word(weight): attention weight per token; each row sums to 1"
     lines.extend(textwrap.wrap(legend, width))
     return "\n".join(lines)
 
 
-def _cut_cell(dropped: int) -> tuple[int, str]:
-    text = f"[... {dropped} tokens cut ...]"
-    return len(text), text
+def _with_cut(cells: list[tuple[int, str]], cut: tuple[int, int] | None) -> list[tuple[int, str]]:
+    """`cells`, one per token, with a marker where tokens were cut out of the text."""
+    if cut is None or not cut[1]:
+        return cells
+    marker = f"[... {cut[1]} tokens cut ...]"
+    return [*cells[: cut[0]], (len(marker), marker), *cells[cut[0] :]]
 
 
 def _wrap(cells: list[tuple[int, str]], label: str, width: int) -> list[str]:
@@ -288,6 +318,7 @@ _MARKER = (
     "border-radius:3px;padding:0 5px;margin:0 2px;line-height:1.5;"
 )
 _BADGE = "font-size:12px;border-radius:10px;padding:1px 8px;margin-left:4px;"
+_NOTE = "font-size:12px;color:#57606a;margin-top:6px;"
 
 
 def _span(token: str, weight: float, level: float) -> str:
@@ -300,22 +331,28 @@ def _span(token: str, weight: float, level: float) -> str:
 
 
 def _words_html(
-    explanation: Explanation, weights: Sequence[float], cut: tuple[int, int] | None
+    explanation: Explanation, weights: Sequence[float] | None, cut: tuple[int, int] | None
 ) -> str:
-    marker = (
-        f'<span style="{_MARKER}">&#8943; {cut[1]} tokens cut &#8943;</span>'
-        if cut is not None and cut[1]
-        else ""
-    )
-    pieces = [
-        _span(token, weight, level)
-        for token, weight, level in zip(
-            explanation.tokens, weights, _intensities(weights), strict=True
-        )
-    ]
-    if marker:
-        pieces.insert(cut[0], marker)  # type: ignore[index]
+    """The tokens, each coloured by its weight, or plain when `weights` is None."""
+    if weights is None:
+        pieces = [html.escape(token) for token in explanation.tokens]
+    else:
+        pieces = [
+            _span(token, weight, level)
+            for token, weight, level in zip(
+                explanation.tokens, weights, _intensities(weights), strict=True
+            )
+        ]
+    if cut is not None and cut[1]:
+        pieces.insert(cut[0], f'<span style="{_MARKER}">&#8943; {cut[1]} tokens cut &#8943;</span>')
     return " ".join(pieces)
+
+
+def _no_attention_html() -> str:
+    """NO_ATTENTION as a grey note, its `command` in <code>."""
+    pieces = html.escape(NO_ATTENTION).split("`")
+    text = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
+    return f'<div class="attnclf-no-attention" style="{_NOTE}">{text}</div>'
 
 
 def _header_html(explanation: Explanation) -> str:
@@ -346,6 +383,9 @@ def _header_html(explanation: Explanation) -> str:
 def _fragment(explanation: Explanation, with_text: bool) -> str:
     rows, cut = explanation.rows(), explanation.cut()
     body = []
+    if not explanation.has_attention:
+        body.append(f'<div style="{_WORDS}">{_words_html(explanation, None, cut)}</div>')
+        body.append(_no_attention_html())
     for number, (name, weights) in enumerate(rows):
         words = f'<div style="{_WORDS}">{_words_html(explanation, weights, cut)}</div>'
         if len(rows) > 1:
@@ -372,7 +412,8 @@ def _fragment(explanation: Explanation, with_text: bool) -> str:
 
 def to_html_fragment(explanation: Explanation) -> str:
     """One example as a self-styled <div>: header, coloured words (a tooltip gives each exact
-    weight), a row per head for multi-head models, and the original text folded away."""
+    weight), a row per head for multi-head models, and the original text folded away. A model
+    without attention gets its words uncoloured and a note saying why."""
     return _fragment(explanation, with_text=True)
 
 
@@ -389,38 +430,24 @@ def _legend_html() -> str:
     )
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ margin: 24px auto; max-width: {max_width}; padding: 0 16px; background: #f6f8fa;
-  font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1f2328; }}
-h1 {{ font-size: 22px; margin: 0 0 10px 0; }}
-h2 {{ font-size: 16px; margin: 22px 0 8px 0; }}
-</style>
-</head>
-<body>
-<h1>{title}</h1>
-{body}
-</body>
-</html>
-"""
+def _legend_if_needed(explanations: Sequence[Explanation]) -> str:
+    """The colour legend, unless no explanation on the page has colours to explain."""
+    if explanations and not any(e.has_attention for e in explanations):
+        return ""
+    return _legend_html()
 
 
 def render_page(explanations: Sequence[Explanation], title: str) -> str:
-    """One self-contained HTML page (inline CSS, nothing fetched) with every explanation."""
-    body = _legend_html() + "\n".join(to_html_fragment(e) for e in explanations)
-    return _PAGE.format(title=html.escape(title), max_width="1100px", body=body)
+    """One self-contained HTML page (page.py's shell) with every explanation."""
+    body = _legend_if_needed(explanations) + "\n".join(to_html_fragment(e) for e in explanations)
+    return shell.render_page(title, body)
 
 
 def render_comparison_page(
     rows: Sequence[Sequence[Explanation]], model_names: Sequence[str], title: str
 ) -> str:
-    """The same texts under several models: one row per text, one column per model."""
+    """The same texts under several models: one row per text, one column per model. A column
+    whose model has no attention shows its words uncoloured with a note."""
     columns = len(model_names)
     for number, row in enumerate(rows, start=1):
         if len(row) != columns:
@@ -435,7 +462,9 @@ def render_comparison_page(
     )
     # The model names stay in view while the rows scroll past.
     sticky = "position:sticky;top:0;z-index:1;background:#f6f8fa;padding:6px 0;"
-    sections = [_legend_html(), f'<div style="{grid};{sticky}">{heading}</div>']
+    legend = _legend_if_needed([e for row in rows for e in row])
+    sections = [legend] if legend else []
+    sections.append(f'<div style="{grid};{sticky}">{heading}</div>')
     for number, row in enumerate(rows, start=1):
         first = row[0] if row else None
         truth = (
@@ -457,12 +486,12 @@ def render_comparison_page(
             f'<div style="{grid}">{cells}</div></section>'
         )
     width = "1100px" if columns <= 1 else f"{min(560 * columns, 1900)}px"
-    return _PAGE.format(title=html.escape(title), max_width=width, body="\n".join(sections))
+    return shell.render_page(title, "\n".join(sections), max_width=width)
 
 
 def write_html(path: str | Path, html_text: str) -> None:
-    """Write a page atomically: a crash leaves the old page or the new one."""
-    write_text(path, html_text)
+    """Write a page atomically: a crash leaves the old page or the new one (page.write_html)."""
+    shell.write_html(path, html_text)
 
 
 # --- PNG ------------------------------------------------------------------------------------
@@ -476,23 +505,39 @@ _MARGIN = 22.0
 _FIG_WIDTH = 12 * 72.0
 
 
+class _Box(NamedTuple):
+    """One word (or the cut marker) placed on the figure."""
+
+    x: float  # points from the left of the words' column
+    line: int
+    text: str
+    level: float | None  # intensity in [0, 1]; None: drawn uncoloured (no attention, marker)
+    marker: bool  # the marker where the text was cut
+
+
 def _layout_words(
-    tokens: Sequence[str], weights: Sequence[float], cut: tuple[int, int] | None, width: float
-) -> list[tuple[float, int, str, float | None]]:
-    """(x, line, text, intensity) per box, lines wrapped at `width` points; the intensity is
-    None for the marker where the text was cut."""
-    items: list[tuple[str, float | None]] = list(zip(tokens, _intensities(weights), strict=True))
+    tokens: Sequence[str],
+    weights: Sequence[float] | None,
+    cut: tuple[int, int] | None,
+    width: float,
+) -> list[_Box]:
+    """A box per token (and one for the cut marker), lines wrapped at `width` points; the
+    tokens have no intensity when `weights` is None."""
+    levels: Sequence[float | None] = (
+        _intensities(weights) if weights is not None else [None] * len(tokens)
+    )
+    items = [(token, level, False) for token, level in zip(tokens, levels, strict=True)]
     if cut is not None and cut[1]:
-        items.insert(cut[0], (f"\u22ef {cut[1]} tokens cut \u22ef", None))
+        items.insert(cut[0], (f"\u22ef {cut[1]} tokens cut \u22ef", None, True))
     max_chars = max(int(width / _CHAR) - 2, 4)
     boxes = []
     x, line = 0.0, 0
-    for text, level in items:
+    for text, level, marker in items:
         if len(text) > max_chars:
             text = text[: max_chars - 1] + "\u2026"
         if x > 0 and x + _box_width(text) > width:
             x, line = 0.0, line + 1
-        boxes.append((x, line, text, level))
+        boxes.append(_Box(x, line, text, level, marker))
         x += _box_width(text) + 0.45 * _CHAR
     return boxes
 
@@ -503,11 +548,11 @@ def _box_width(text: str) -> float:
 
 def render_png(explanations: Sequence[Explanation], path: str | Path, dpi: int = 110) -> None:
     """A figure of wrapped, coloured words per explanation (a row per head for multi-head
-    models) with a colour bar, written atomically to `path` as PNG."""
+    models) with a colour bar, written atomically to `path` as PNG. A model without attention
+    gets its words uncoloured under a note; the colour bar is left out when nothing is
+    coloured."""
     # A Figure on the Agg canvas, not pyplot: no global backend switch, no figure left open.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import LinearSegmentedColormap, Normalize
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
@@ -516,9 +561,9 @@ def render_png(explanations: Sequence[Explanation], path: str | Path, dpi: int =
     ax = fig.add_axes((0, 0, 1, 1))
     ax.axis("off")
     grey = "#57606a"
-    mono = dict(family="DejaVu Sans Mono", fontsize=_FONT, ha="center", va="center")
+    mono: dict[str, Any] = dict(family="DejaVu Sans Mono", fontsize=_FONT, ha="center", va="center")
 
-    def text(x: float, y: float, s: str, **style) -> None:
+    def text(x: float, y: float, s: str, **style: Any) -> None:
         ax.text(x, y, s, parse_math=False, **style)  # "$" in a label is not mathtext
 
     label_width = 7 * _CHAR if any(e.head_weights for e in explanations) else 0.0
@@ -535,35 +580,58 @@ def render_png(explanations: Sequence[Explanation], path: str | Path, dpi: int =
         cut_note = f" | truncated at {len(e.tokens)} tokens" if e.truncated else ""
         text(_MARGIN, y, f"probabilities: {probs}{cut_note}", fontsize=9.5, color=grey, va="top")
         y += 1.1 * _LINE
-        rows, cut = e.rows(), e.cut()
+        cut = e.cut()
+        rows: list[tuple[str, list[float] | None]] = list(e.rows()) or [("", None)]
         for name, weights in rows:
             if len(rows) > 1:
                 text(_MARGIN, y + _LINE / 2, name, fontsize=9, color=grey, va="center")
             boxes = _layout_words(e.tokens, weights, cut, words_width)
-            for x, line, word, level in boxes:
-                left, top, width = _MARGIN + label_width + x, y + line * _LINE, _box_width(word)
+            for box in boxes:
+                left, top = _MARGIN + label_width + box.x, y + box.line * _LINE
+                width = _box_width(box.text)
                 middle = (left + width / 2, top + _LINE / 2)
-                if level is None:  # where the text was cut
-                    box = Rectangle((left, top + 2), width, _LINE - 4, fill=False)
-                    box.set(edgecolor="#8c959f", linestyle="--", linewidth=0.8)
-                    ax.add_patch(box)
-                    text(*middle, word, color=grey, **mono)
-                    continue
-                rgb = colour(level)
-                ax.add_patch(Rectangle((left, top + 2), width, _LINE - 4, facecolor=_hex(rgb)))
-                text(*middle, word, color="white" if _is_dark(rgb) else "black", **mono)
-            y += (boxes[-1][1] + 1) * _LINE if boxes else _LINE
+                if box.marker:  # where the text was cut
+                    outline = Rectangle((left, top + 2), width, _LINE - 4, fill=False)
+                    outline.set(edgecolor="#8c959f", linestyle="--", linewidth=0.8)
+                    ax.add_patch(outline)
+                    text(*middle, box.text, color=grey, **mono)
+                elif box.level is None:  # a model without attention: the word alone
+                    text(*middle, box.text, color="black", **mono)
+                else:
+                    rgb = colour(box.level)
+                    ax.add_patch(Rectangle((left, top + 2), width, _LINE - 4, facecolor=_hex(rgb)))
+                    text(*middle, box.text, color="white" if _is_dark(rgb) else "black", **mono)
+            y += (boxes[-1].line + 1) * _LINE if boxes else _LINE
             y += 0.35 * _LINE if len(rows) > 1 else 0
+        if not e.has_attention:
+            text(_MARGIN, y + _LINE / 2, NO_ATTENTION, fontsize=9.5, color=grey, va="center")
+            y += _LINE
         y += 0.6 * _LINE
         ax.plot([_MARGIN, _FIG_WIDTH - _MARGIN], [y, y], color="#d0d7de", linewidth=0.8)
         y += 0.6 * _LINE
 
-    height = y + 3.2 * _LINE + _MARGIN / 2
+    with_bar = not explanations or any(e.has_attention for e in explanations)
+    height = y + (3.2 * _LINE if with_bar else 0.0) + _MARGIN / 2
     fig.set_size_inches(_FIG_WIDTH / 72, height / 72)
     ax.set_xlim(0, _FIG_WIDTH)
     ax.set_ylim(height, 0)
+    if with_bar:
+        _add_colour_bar(fig, top=y, height=height)
+    # Agg draws at most 2^16 pixels a side: a very long gallery is drawn at a lower dpi.
+    dpi = min(dpi, int(60000 / (height / 72)))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing")  # scripts the font lacks
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+
+
+def _add_colour_bar(fig: Figure, top: float, height: float) -> None:
+    """The ramp as a horizontal colour bar just below `top` (points from the top edge) on a
+    figure `height` points tall."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+
     bar = fig.add_axes(
-        (_MARGIN / _FIG_WIDTH, 1 - (y + 1.9 * _LINE) / height, 0.35, 0.7 * _LINE / height)
+        (_MARGIN / _FIG_WIDTH, 1 - (top + 1.9 * _LINE) / height, 0.35, 0.7 * _LINE / height)
     )
     cmap = LinearSegmentedColormap.from_list(
         "attnclf", [(t, tuple(c / 255 for c in rgb)) for t, rgb in RAMP]
@@ -579,11 +647,6 @@ def render_png(explanations: Sequence[Explanation], path: str | Path, dpi: int =
         fontsize=9,
         loc="left",
     )
-    # Agg draws at most 2^16 pixels a side: a very long gallery is drawn at a lower dpi.
-    dpi = min(dpi, int(60000 / (height / 72)))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Glyph .* missing")  # scripts the font lacks
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
 
 
 # --- choosing examples ----------------------------------------------------------------------
@@ -633,6 +696,7 @@ def sample_for_gallery(
 
 
 __all__ = [
+    "NO_ATTENTION",
     "Explanation",
     "colour",
     "explain",

@@ -550,6 +550,8 @@ def faithfulness_table(report: dict) -> str:
             f"miss completeness by {ig['completeness_gap_mean']:.3f} on average, against a mean "
             f"|log p(text) - log p(baseline)| of {ig['log_probability_change_mean']:.3f}.\n"
         )
+    for name, why in report.get("skipped", {}).items():
+        notes += f"\nNot measured: {name} ({why}).\n"
     return (
         f"Faithfulness on {report['n']} texts (ERASER): comprehensiveness, higher = more "
         "faithful;\nsufficiency, lower = more faithful; +- is the standard error over texts, or "

@@ -1,8 +1,8 @@
 """Alignments as heatmaps: source tokens across, output tokens down, each cell coloured by
 alpha_ij, the weight output token i put on source token j (each row sums to 1). Figure 3 of
 Bahdanau et al. 2014 draws the same matrix. As a PNG (matplotlib, Agg) and as one
-self-contained HTML page (inline CSS, a Content-Security-Policy that forbids scripts and
-fetching, every token escaped).
+self-contained HTML page in the shared shell of page.py (inline CSS, a Content-Security-Policy
+that forbids scripts and fetching, every token escaped).
 
 Colours are absolute, not scaled per row: white is 0, the darkest colour 1.
 """
@@ -13,9 +13,10 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import page as shell
 from ..errors import AttnclfError
 from ..explain import RAMP, colour
-from ..files import atomic_write, write_text
+from ..files import atomic_write
 from .translator import Translation
 
 SPACE = "\u2423"  # "␣": a visible space in character-level labels
@@ -80,6 +81,7 @@ def render_png(translations: Sequence[Translation], path: str | Path, dpi: int =
         ax.set_yticks([y - 0.5 for y in range(1, len(t.rows))], minor=True)
         ax.grid(which="minor", color="#eaeef2", linewidth=0.5)
         ax.tick_params(which="minor", length=0)
+    assert image is not None  # _check refused an empty list
     bar = fig.colorbar(
         image, ax=list(axes), shrink=min(1.0, 2.5 / sum(heights)), pad=0.02, panchor=False
     )
@@ -94,47 +96,31 @@ def _clip(text: str, width: int = 60) -> str:
 
 # --- HTML -----------------------------------------------------------------------------------
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ margin: 24px auto; max-width: 1200px; padding: 0 16px; background: #f6f8fa;
-  font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1f2328; }}
-h1 {{ font-size: 22px; margin: 0 0 10px 0; }}
-section {{ background: #fff; border: 1px solid #d0d7de; border-radius: 6px;
-  padding: 10px 14px; margin: 0 0 14px 0; overflow-x: auto; }}
-.pair {{ font-size: 14px; margin: 0 0 8px 0; }}
-.pair b {{ font-weight: 600; }}
-.note {{ font-size: 12px; color: #57606a; margin: 0 0 8px 0; }}
-table {{ border-collapse: collapse; font-family: 'DejaVu Sans Mono', ui-monospace, monospace;
-  font-size: 12px; }}
-th {{ font-weight: normal; color: #1f2328; padding: 2px 4px; }}
-th.row {{ text-align: right; }}
-th.col {{ vertical-align: bottom; min-width: 22px; }}
-th.col.vertical span {{ writing-mode: vertical-rl; transform: rotate(180deg); }}
-td {{ width: 26px; height: 22px; text-align: center; border: 1px solid #eaeef2;
-  font-size: 10px; }}
-td.dark {{ color: #fff; }}
-.legend {{ display: flex; align-items: center; gap: 8px; font-size: 12px; color: #57606a;
-  margin: 0 0 14px 0; }}
-.ramp {{ display: inline-block; width: 180px; height: 12px; border: 1px solid #d0d7de;
-  background: linear-gradient(to right, {stops}); }}
-</style>
-</head>
-<body>
-<h1>{title}</h1>
-<div class="legend"><span>0</span><span class="ramp"></span><span>1</span>
+# The heatmap's own rules; the page shell (page.py) brings the body and heading styles.
+_CSS = """\
+section { background: #fff; border: 1px solid #d0d7de; border-radius: 6px;
+  padding: 10px 14px; margin: 0 0 14px 0; overflow-x: auto; }
+.pair { font-size: 14px; margin: 0 0 8px 0; }
+.pair b { font-weight: 600; }
+.note { font-size: 12px; color: #57606a; margin: 0 0 8px 0; }
+table { border-collapse: collapse; font-family: 'DejaVu Sans Mono', ui-monospace, monospace;
+  font-size: 12px; }
+th { font-weight: normal; color: #1f2328; padding: 2px 4px; }
+th.row { text-align: right; }
+th.col { vertical-align: bottom; min-width: 22px; }
+th.col.vertical span { writing-mode: vertical-rl; transform: rotate(180deg); }
+td { width: 26px; height: 22px; text-align: center; border: 1px solid #eaeef2;
+  font-size: 10px; }
+td.dark { color: #fff; }
+.legend { display: flex; align-items: center; gap: 8px; font-size: 12px; color: #57606a;
+  margin: 0 0 14px 0; }
+.ramp { display: inline-block; width: 180px; height: 12px; border: 1px solid #d0d7de;
+  background: linear-gradient(to right, %(stops)s); }
+"""
+_LEGEND = """<div class="legend"><span>0</span><span class="ramp"></span><span>1</span>
 <span>alpha: the weight each output token (row) puts on each source token (column); each
 row sums to 1. Numbers are alpha in percent, shown from 5; hover a cell for its exact value.
-</span></div>
-{body}
-</body>
-</html>
-"""
+</span></div>"""
 
 
 def _table(t: Translation) -> str:
@@ -170,8 +156,10 @@ def render_html(translations: Sequence[Translation], title: str) -> str:
             f"<b>output</b> {html.escape(t.output)}</p>{note}{_table(t)}</section>"
         )
     stops = ", ".join(f"#{r:02x}{g:02x}{b:02x} {t * 100:.0f}%" for t, (r, g, b) in RAMP)
-    return _PAGE.format(title=html.escape(title), stops=stops, body="\n".join(sections))
+    body = _LEGEND + "\n" + "\n".join(sections)
+    return shell.render_page(title, body, max_width="1200px", extra_css=_CSS % {"stops": stops})
 
 
 def write_html(path: str | Path, page: str) -> None:
-    write_text(path, page)
+    """Write a page atomically (see page.write_html)."""
+    shell.write_html(path, page)
