@@ -5,7 +5,10 @@ imported until a command runs, so `attnclf --help` is quick."""
 from __future__ import annotations
 
 from .classify import app
+from .export import export
 from .seq2seq import seq2seq_app
+
+app.command()(export)
 
 app.add_typer(
     seq2seq_app,

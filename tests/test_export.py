@@ -1,0 +1,132 @@
+"""ONNX export: every family's graph computes what PyTorch computes, on one padded batch of
+lengths 1 to 400 and on real reviews of many lengths; README's onnxruntime-only snippet runs
+without torch and gives attnclf's labels; the command writes the graph and says so."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO
+from helpers import assert_one_line_error, run_cli
+
+import attnclf
+from attnclf.classifier import TextClassifier
+from attnclf.config import DataConfig, TextConfig
+from attnclf.export import ONNX_FILE, export_folder, export_onnx
+from attnclf.models import all_families, build_model, get_family, model_config
+from attnclf.text import Vocab, build_and_encode
+
+ort = pytest.importorskip("onnxruntime", reason="ONNX Runtime is in the dev extra")
+
+
+def tiny_classifier(name: str, vocab: Vocab, max_len: int = 400, seed: int = 0) -> TextClassifier:
+    torch.manual_seed(seed)
+    config = model_config(name, **{**get_family(name).tiny, "vocab_size": len(vocab)})
+    model = build_model(name, config)
+    return TextClassifier(
+        name, model, vocab, TextConfig(max_len=max_len), ["neg", "pos"], {}, "cpu"
+    )
+
+
+def padded(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.array([len(row) for row in rows], dtype=np.int64)
+    ids = np.zeros((len(rows), lengths.max()), dtype=np.int64)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+    return ids, lengths
+
+
+def assert_graph_matches(classifier: TextClassifier, path: Path, ids, lengths) -> None:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [output.name for output in session.get_outputs()]
+    got = dict(zip(names, session.run(None, {"ids": ids, "lengths": lengths}), strict=True))
+    with torch.no_grad():
+        expected = classifier.model.eval()(torch.from_numpy(ids), torch.from_numpy(lengths))
+    assert names[0] == "logits"
+    for name in names:
+        np.testing.assert_allclose(got[name], getattr(expected, name).numpy(), atol=1e-4, rtol=0)
+    for name in ("attention", "head_attention", "token_attention"):
+        assert (name in names) == (getattr(expected, name) is not None)
+
+
+@pytest.mark.parametrize("name", list(all_families()))
+def test_every_family_exports_for_lengths_1_to_400_in_one_batch(name, tmp_path):
+    vocab = Vocab(["<pad>", "<unk>", *[f"w{i}" for i in range(60)]])
+    classifier = tiny_classifier(name, vocab)
+    exported = export_onnx(classifier, tmp_path / "model.onnx")
+    assert exported.checked and exported.max_difference < 1e-4
+    rng = np.random.default_rng(0)
+    lengths = [1, 400, 2, 37, 399, 128, 5, 250]
+    ids, lengths_array = padded([rng.integers(2, len(vocab), n) for n in lengths])
+    assert_graph_matches(classifier, exported.path, ids, lengths_array)
+    # a single text, and a batch of one token each: other shapes than the export's example
+    assert_graph_matches(classifier, exported.path, ids[:1, :1], lengths_array[:1])
+    assert_graph_matches(classifier, exported.path, ids[:, :1], np.ones(8, dtype=np.int64))
+
+
+@pytest.mark.parametrize("name", ["self-attention", "multihead"])
+def test_real_reviews_of_many_lengths_in_one_padded_batch(name, imdb_archive, tmp_path):
+    from attnclf.data import load_dataset
+
+    dataset = load_dataset(DataConfig(source=str(imdb_archive), limit=200))
+    vocab, _ = build_and_encode(dataset.train.texts, TextConfig(vocab_size=2000))
+    classifier = tiny_classifier(name, vocab)
+    rows = classifier.encoder.encode_many(dataset.test.texts)
+    by_length = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+    picked = [rows[by_length[i]] for i in np.linspace(0, len(rows) - 1, 12).astype(int)]
+    ids, lengths = padded(picked)
+    assert lengths.min() < 60 and lengths.max() == 400  # short reviews and cut ones together
+    exported = export_onnx(classifier, tmp_path / "model.onnx")
+    assert_graph_matches(classifier, exported.path, ids, lengths)
+
+
+def readme_snippet() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Export to ONNX\n", 1)[1].split("\n## ", 1)[0]
+    (snippet,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    return snippet
+
+
+def test_the_readme_runs_the_graph_with_onnxruntime_only(sentiment_csv, tmp_path):
+    from attnclf.config import TrainConfig
+    from attnclf.experiment import prepare_data, train_model
+
+    data = prepare_data(DataConfig(source=str(sentiment_csv)), TextConfig(vocab_size=100))
+    folder = tmp_path / "runs" / "compare" / "self-attention"
+    train_model("self-attention", data, TrainConfig(epochs=3, batch_size=32), folder, False)
+    result = run_cli("export", folder)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {folder / ONNX_FILE}" in result.stdout and "matches PyTorch" in result.stdout
+    code = (
+        readme_snippet() + "\nimport sys\nassert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    labels = [p.label for p in attnclf.load(folder, "cpu").predict(
+        ["A wonderful, moving film.", "Two hours I will never get back."]
+    )]  # fmt: skip
+    assert done.stdout.startswith(str(labels))
+
+
+def test_a_graph_written_elsewhere_takes_the_vocabulary_and_settings_along(tmp_path):
+    vocab = Vocab(["<pad>", "<unk>", "good", "bad"])
+    folder = tiny_classifier("multihead", vocab).save(tmp_path / "mh")
+    exported = export_folder(folder, tmp_path / "elsewhere" / "mh.onnx")
+    assert exported.outputs == ("logits", "attention", "head_attention")
+    beside = sorted(p.name for p in (tmp_path / "elsewhere").iterdir())
+    assert beside == ["config.json", "mh.onnx", "vocab.json"]
+
+
+def test_export_mistakes_are_one_line(tmp_path):
+    assert_one_line_error(run_cli("export", tmp_path), "not an attnclf model folder")
+    vocab = Vocab(["<pad>", "<unk>", "good"])
+    folder = tiny_classifier("self-attention", vocab).save(tmp_path / "sa")
+    assert_one_line_error(run_cli("export", folder, "--onnx", tmp_path / "x.txt"), "end in .onnx")
