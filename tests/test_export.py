@@ -18,6 +18,7 @@ from helpers import assert_one_line_error, run_cli
 import attnclf
 from attnclf.classifier import TextClassifier
 from attnclf.config import DataConfig, TextConfig
+from attnclf.errors import AttnclfError
 from attnclf.export import ONNX_FILE, export_folder, export_onnx
 from attnclf.models import all_families, build_model, get_family, model_config
 from attnclf.text import Vocab, build_and_encode
@@ -130,3 +131,24 @@ def test_export_mistakes_are_one_line(tmp_path):
     vocab = Vocab(["<pad>", "<unk>", "good"])
     folder = tiny_classifier("self-attention", vocab).save(tmp_path / "sa")
     assert_one_line_error(run_cli("export", folder, "--onnx", tmp_path / "x.txt"), "end in .onnx")
+
+
+@pytest.mark.parametrize("name", ["self-attention", "multihead"])
+def test_the_onnx_runtime_gives_pytorchs_predictions(name, tmp_path):
+    vocab = Vocab(["<pad>", "<unk>", "good", "bad", "film", "plot", "dull", "great"])
+    folder = tiny_classifier(name, vocab).save(tmp_path / name)
+    texts = ["good film", "bad dull plot " * 30, "great", "film plot unknown words good"]
+    with pytest.raises(AttnclfError, match="run `attnclf export"):
+        attnclf.load(folder, "cpu", runtime="onnx")
+    export_folder(folder)
+    in_torch = attnclf.load(folder, "cpu").predict(texts)
+    in_onnx = attnclf.load(folder, "cpu", runtime="onnx").predict(texts)
+    for a, b in zip(in_torch, in_onnx, strict=True):
+        assert a.label == b.label and a.tokens == b.tokens
+        assert b.probability == pytest.approx(a.probability, abs=1e-5)
+        np.testing.assert_allclose(b.attention, a.attention, atol=1e-5)
+        assert (a.head_attention is None) == (b.head_attention is None)
+    with pytest.raises(AttnclfError, match="no weights to save"):
+        attnclf.load(folder, "cpu", runtime="onnx").save(tmp_path / "copy")
+    with pytest.raises(AttnclfError, match="is not one of torch, onnx"):
+        attnclf.load(folder, "cpu", runtime="tensorflow")

@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     from .classifier import Prediction, TextClassifier
 
 
-def load(path: str | Path, device: str = "auto") -> TextClassifier:
-    """Load a saved model folder: `attnclf.load("models/sa").predict(["Great film!"])`."""
+def load(path: str | Path, device: str = "auto", runtime: str = "torch") -> TextClassifier:
+    """Load a saved model folder: `attnclf.load("models/sa").predict(["Great film!"])`;
+    `runtime="onnx"` runs its exported model.onnx (`attnclf export`) in ONNX Runtime."""
     from .classifier import load as load_classifier
 
-    return load_classifier(path, device)
+    return load_classifier(path, device, runtime)
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: the classes on first use, not at import

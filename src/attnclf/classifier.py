@@ -30,6 +30,8 @@ from .runtime import resolve_device
 from .text import Encoder, Vocab
 from .version import __version__
 
+RUNTIMES = ("torch", "onnx")
+
 
 @dataclass
 class Prediction:
@@ -123,6 +125,8 @@ class TextClassifier:
 
     def save(self, path: str | Path) -> Path:
         """Write the model folder; each file is replaced atomically."""
+        if not any(True for _ in self.model.parameters()):
+            raise AttnclfError("a model loaded with --runtime onnx has no weights to save")
         config = {
             "architecture": self.architecture,
             "model": to_dict(self.model.config),
@@ -133,8 +137,14 @@ class TextClassifier:
         return write_folder(path, CLASSIFIER, config, self.model.state_dict(), self.vocab.tokens)
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "auto") -> TextClassifier:
+    def load(
+        cls, path: str | Path, device: str | torch.device = "auto", runtime: str = "torch"
+    ) -> TextClassifier:
+        """The folder's model in PyTorch, or with `runtime="onnx"` its exported model.onnx in
+        ONNX Runtime (CPU; see onnx_model.py)."""
         path = Path(path)
+        if runtime not in RUNTIMES:
+            raise AttnclfError(f"--runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
         config = read_config(path, CLASSIFIER)
         architecture = config.get("architecture")
         if architecture not in all_families():
@@ -152,8 +162,16 @@ class TextClassifier:
             raise AttnclfError(
                 f"{path / CONFIG_FILE} is not a valid model config: {error}"
             ) from None
-        load_weights(model, path / WEIGHTS_FILE)
         metadata = {k: v for k, v in config.items() if k in ("training", "data", "metrics")}
+        if runtime == "onnx":
+            from .export import ONNX_FILE
+            from .onnx_model import OnnxRuntimeModel
+
+            if resolve_device(device if isinstance(device, str) else str(device)).type != "cpu":
+                raise AttnclfError("--runtime onnx runs on the CPU; add --device cpu")
+            graph = OnnxRuntimeModel(path / ONNX_FILE, model.config)
+            return cls(architecture, graph, vocab, text_config, labels, metadata, "cpu")
+        load_weights(model, path / WEIGHTS_FILE)
         return cls(architecture, model, vocab, text_config, labels, metadata, device)
 
 
@@ -161,9 +179,12 @@ def _numpy(values: torch.Tensor | None) -> Any:
     return values.float().cpu().numpy() if values is not None else None
 
 
-def load(path: str | Path, device: str | torch.device = "auto") -> TextClassifier:
-    """Load a saved model folder: `attnclf.load("models/sa").predict(["Great film!"])`."""
-    return TextClassifier.load(path, device)
+def load(
+    path: str | Path, device: str | torch.device = "auto", runtime: str = "torch"
+) -> TextClassifier:
+    """Load a saved model folder: `attnclf.load("models/sa").predict(["Great film!"])`;
+    `runtime="onnx"` runs its exported model.onnx in ONNX Runtime instead of PyTorch."""
+    return TextClassifier.load(path, device, runtime)
 
 
 __all__ = ["Prediction", "TextClassifier", "load"]
