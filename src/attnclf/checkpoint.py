@@ -71,8 +71,10 @@ def save_checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     averaged: nn.Module | None,
     best_state: dict[str, torch.Tensor] | None,
+    rng_states: list[torch.Tensor] | None = None,
 ) -> None:
-    """Write a checkpoint into `folder`, replacing the one there only once it is complete."""
+    """Write a checkpoint into `folder`, replacing the one there only once it is complete.
+    `rng_states`: every training process's CPU generator state, by rank (under torchrun)."""
     for name, tensor in model.state_dict().items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise AttnclfError(
@@ -82,6 +84,8 @@ def save_checkpoint(
             )
     optimizer_tensors, optimizer_rest = _split_optimizer(optimizer.state_dict())
     rng = {"torch_cpu": torch.get_rng_state()}
+    for rank, state in list(enumerate(rng_states or []))[1:]:  # rank 0's is torch_cpu
+        rng[f"torch_cpu_rank{rank}"] = state
     device = next(model.parameters()).device
     if device.type == "cuda":
         rng["torch_cuda"] = torch.cuda.get_rng_state(device)
@@ -129,6 +133,7 @@ def load_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     averaged: nn.Module | None,
+    rank: int = 0,
 ) -> tuple[Progress, dict[str, torch.Tensor] | None]:
     """Restore the model, optimizer, scheduler, EMA and torch RNG from `folder`; return the
     progress and the best-so-far weights."""
@@ -155,7 +160,7 @@ def load_checkpoint(
             "same --model and options as the interrupted run"
         ) from None
     scheduler.load_state_dict(manifest["scheduler"])
-    torch.set_rng_state(tensors["rng"]["torch_cpu"])
+    torch.set_rng_state(tensors["rng"].get(f"torch_cpu_rank{rank}", tensors["rng"]["torch_cpu"]))
     device = next(model.parameters()).device
     if device.type == "cuda" and "torch_cuda" in tensors["rng"]:
         torch.cuda.set_rng_state(tensors["rng"]["torch_cuda"], device)

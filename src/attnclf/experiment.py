@@ -19,6 +19,9 @@ from .checkpoint import MANIFEST
 from .classifier import TextClassifier
 from .config import DataConfig, TextConfig, TrainConfig, to_dict
 from .data import Dataset, Examples, load_dataset
+from .distributed import barrier
+from .distributed import current as current_world
+from .distributed import start as start_processes
 from .errors import AttnclfError
 from .evaluate import (
     EVAL_BATCH_SIZE,
@@ -107,7 +110,10 @@ def train_model(
     checkpoints go to `out/checkpoint`; `resume` carries on from such a checkpoint."""
     out = Path(out) if out is not None else None
     family = get_family(name)
+    world = start_processes(train_config.device)  # under torchrun: join the other ranks
     device = resolve_device(train_config.device)
+    if world.distributed and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())  # this rank's GPU
     seed_everything(train_config.seed)
     config = family.make_config(
         vocab_size=len(data.vocab),
@@ -163,8 +169,9 @@ def train_model(
         },
         device=device,
     )
-    if out is not None:
+    if out is not None and world.is_main:  # one writer; the others wait for the folder
         classifier.save(out)
+    barrier()
     return classifier, metrics
 
 
@@ -195,6 +202,8 @@ def compare(
     (`faithfulness_sample` texts, 0: not) and explain `gallery_sample` of them. `resume`, an
     earlier run's `out`, carries each model on from its checkpoint there."""
     check_model_names(names)
+    if not start_processes(train_config.device).is_main:
+        log = _silent  # under torchrun, rank 0 alone speaks
     out = Path(out) if out is not None else None
     resume = Path(resume) if resume is not None else None
     if resume is not None and not resume.is_dir():
@@ -240,11 +249,16 @@ def compare(
         wall_seconds=round(time.perf_counter() - start, 2),
     )
     comparison = Comparison(record, classifiers, data)
-    if faithfulness_sample and len(data.test):
+    main = current_world().is_main  # the views are rank 0's to make and write
+    if faithfulness_sample and len(data.test) and main:
         record.faithfulness = measure_faithfulness(comparison, faithfulness_sample, log)
-    if gallery_sample and len(data.test):
+    if gallery_sample and len(data.test) and main:
         comparison.gallery = explain_side_by_side(comparison, gallery_sample)
     return comparison
+
+
+def _silent(message: str) -> None:
+    pass
 
 
 @dataclass

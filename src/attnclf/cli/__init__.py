@@ -21,7 +21,12 @@ def main() -> None:
     from ..allocator import tune_memory_allocator
 
     tune_memory_allocator()
-    app()
+    try:
+        app()
+    finally:
+        from ..distributed import stop
+
+        stop()  # leave torchrun's process group, if this process joined one
 
 
 __all__ = ["app", "main"]

@@ -71,6 +71,7 @@ def compare(
     options: TrainingOptions,
 ) -> None:
     """Train the named models on the same data and split, and print them side by side."""
+    from ..distributed import current as current_world
     from ..experiment import compare as run_compare
     from ..report import comparison_table, write_comparison
 
@@ -90,6 +91,8 @@ def compare(
             faithfulness_sample=faithfulness,
         )
         record = comparison.record
+        if not current_world().is_main:
+            return  # under torchrun, rank 0 writes and prints
         written = write_comparison(record, out, comparison.gallery)
         typer.echo(comparison_table(record.models))
         typer.echo(
@@ -121,6 +124,7 @@ def train(
 ) -> None:
     """Train one model, evaluate it on the test split and save it as a folder; checkpoints go to
     OUT/checkpoint."""
+    from ..distributed import current as current_world
     from ..experiment import prepare_data, train_model
 
     with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint):
@@ -131,6 +135,8 @@ def train(
         _, metrics = train_model(
             model, prepared, train_config, target, progress=not quiet, resume=resume
         )
+        if not current_world().is_main:
+            return  # under torchrun, rank 0 writes and prints
         typer.echo(
             f"{model}: test accuracy {metrics.test_accuracy:.4f}, loss {metrics.test_loss:.4f},"
             f" F1 {metrics.f1:.4f} after {metrics.train_seconds:.1f} s of training; "
