@@ -17,6 +17,7 @@ from .errors import AttnclfError
 from .folder import (
     CLASSIFIER,
     CONFIG_FILE,
+    ONNX_FILE,
     VOCAB_FILE,
     WEIGHTS_FILE,
     load_weights,
@@ -164,7 +165,6 @@ class TextClassifier:
             ) from None
         metadata = {k: v for k, v in config.items() if k in ("training", "data", "metrics")}
         if runtime == "onnx":
-            from .export import ONNX_FILE
             from .onnx_model import OnnxRuntimeModel
 
             if resolve_device(device if isinstance(device, str) else str(device)).type != "cpu":

@@ -27,9 +27,8 @@ from torch import nn
 from .classifier import TextClassifier
 from .errors import AttnclfError
 from .files import atomic_write
-from .folder import CONFIG_FILE, VOCAB_FILE
+from .folder import CONFIG_FILE, ONNX_FILE, VOCAB_FILE
 
-ONNX_FILE = "model.onnx"
 OPSET = 17
 OUTPUTS = ("logits", "attention", "head_attention", "token_attention")
 # Which axes of each output vary: the batch always, the tokens where a row is per token.

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "model.safetensors"
+ONNX_FILE = "model.onnx"  # the exported graph, when `attnclf export` has run (export.py)
 
 
 @dataclass(frozen=True)
