@@ -4,6 +4,7 @@ without torch and gives attnclf's labels; the command writes the graph and says 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -152,3 +153,21 @@ def test_the_onnx_runtime_gives_pytorchs_predictions(name, tmp_path):
         attnclf.load(folder, "cpu", runtime="onnx").save(tmp_path / "copy")
     with pytest.raises(AttnclfError, match="is not one of torch, onnx"):
         attnclf.load(folder, "cpu", runtime="tensorflow")
+
+
+def test_predict_and_serve_take_the_onnx_runtime(tmp_path):
+    from attnclf.serve.models import load_models
+
+    vocab = Vocab(["<pad>", "<unk>", "good", "bad", "film", "plot"])
+    folder = tiny_classifier("multihead", vocab).save(tmp_path / "mh")
+    export_folder(folder)
+    texts = ["good film", "bad plot bad"]
+    shown = {
+        runtime: run_cli("predict", folder, *texts, "--json", "--runtime", runtime).stdout
+        for runtime in ("torch", "onnx")
+    }
+    assert [json.loads(line)["label"] for line in shown["onnx"].splitlines()] == [
+        json.loads(line)["label"] for line in shown["torch"].splitlines()
+    ]
+    served = load_models([folder], device="cpu", runtime="onnx")
+    assert type(served["mh"].classifier.model).__name__ == "OnnxRuntimeModel"

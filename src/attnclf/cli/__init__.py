@@ -7,6 +7,7 @@ from __future__ import annotations
 from .classify import app
 from .export import export
 from .seq2seq import seq2seq_app
+from .serve import serve
 
 app.command()(export)
 
@@ -15,6 +16,7 @@ app.add_typer(
     name="seq2seq",
     help="Translation with Bahdanau attention: train, translate (with alignments), evaluate.",
 )
+app.command()(serve)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from .common import (
     LabelColOpt,
     LimitOpt,
     QuietOpt,
+    RuntimeOpt,
     SeedOpt,
     TextColOpt,
     TrainingOptions,
@@ -186,16 +187,62 @@ def predict(
     attention: Annotated[
         bool, typer.Option(help="With --json, include tokens and attention weights.")
     ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="A CSV, TSV or JSONL file to classify row by row into --out (its rows with "
+            "label, probability and probability_<label> added); unreadable rows are reported "
+            "with their line numbers and skipped.",
+        ),
+    ] = None,
+    text_column: TextColOpt = "text",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="With --data: the file to write, CSV, TSV or JSONL by its suffix."),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="With --data: rows per forward pass.")
+    ] = 256,
+    quiet: QuietOpt = False,
     device: DeviceOpt = "auto",
+    runtime: RuntimeOpt = "torch",
 ) -> None:
-    """Label texts with a saved model, with the probability of that label."""
+    """Label texts with a saved model, with the probability of that label; or every row of a
+    file with --data FILE --out FILE."""
     from ..classifier import load
 
     with user_errors():
+        if data is not None or out is not None:
+            if data is None or out is None:
+                raise AttnclfError("--data and --out go together: --data FILE --out FILE")
+            if texts or file is not None:
+                raise AttnclfError("give texts (or --file), or --data FILE, not both")
+            from tqdm import tqdm
+
+            from ..serve.table import predict_file
+
+            classifier = load(model, device, runtime)
+            with tqdm(unit=" rows", disable=quiet, file=sys.stderr, delay=0.5) as bar:
+                report = predict_file(
+                    classifier, data, out, text_column, batch_size, on_rows=bar.update
+                )
+            for number, reason in report.skipped[:20]:
+                typer.echo(f"{data}:{number}: skipped: {reason}", err=True)
+            if len(report.skipped) > 20:
+                typer.echo(f"... and {len(report.skipped) - 20} more rows skipped", err=True)
+            if not report.written:
+                raise AttnclfError(f"{data} has no row that could be classified; {out} is empty")
+            typer.echo(
+                f"wrote {report.written} predictions to {out}"
+                + (f"; {len(report.skipped)} rows skipped" if report.skipped else ""),
+                err=True,
+            )
+            return
         inputs = read_texts(texts, file)
         if not inputs:
             raise AttnclfError("no text to classify; pass texts as arguments, --file F or on stdin")
-        classifier = load(model, device)
+        classifier = load(model, device, runtime)
         for prediction in classifier.predict(inputs):
             if json_output:
                 typer.echo(

@@ -1,0 +1,209 @@
+"""The models a server holds: each model folder loaded once, under a name, with what `/models`
+says about it; and `score()`, the one forward pass every prediction route shares.
+
+`score()` keeps what `TextClassifier.predict` keeps and also the token-by-token attention
+(B, nh, T, T) of models that have one, and marks a text with no words instead of failing the
+whole batch, since a batch gathers the texts of many requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from ..errors import AttnclfError
+from ..folder import CLASSIFIER, CONFIG_FILE, SEQ2SEQ, WEIGHTS_FILE, folder_kind
+
+if TYPE_CHECKING:
+    from ..classifier import TextClassifier
+    from ..seq2seq.translator import Translator
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@dataclass
+class Scored:
+    """One text as a classifier read it: its tokens and, per label, its probability."""
+
+    tokens: list[str]
+    truncated: bool
+    probabilities: np.ndarray  # (K,)
+    attention: np.ndarray | None  # (T,)
+    head_attention: np.ndarray | None  # (nh, T)
+    token_attention: np.ndarray | None  # (nh, T, T)
+
+
+@dataclass
+class ServedModel:
+    """A loaded model folder: a classifier or a translator, and what the server says about it."""
+
+    name: str
+    kind: Literal["classifier", "seq2seq"]
+    family: str
+    version: str
+    path: Path | None = None
+    classifier: TextClassifier | None = None
+    translator: Translator | None = None
+    attnclf_version: str | None = None
+
+    @property
+    def labels(self) -> list[str] | None:
+        return self.classifier.label_names if self.classifier is not None else None
+
+    @property
+    def has_attention(self) -> bool:
+        model = self.classifier if self.classifier is not None else self.translator
+        return bool(model is not None and model.has_attention)
+
+    @property
+    def metrics(self) -> dict[str, Any] | None:
+        model = self.classifier if self.classifier is not None else self.translator
+        metrics = model.metadata.get("metrics") if model is not None else None
+        return metrics if isinstance(metrics, dict) else None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "family": self.family,
+            "labels": self.labels,
+            "version": self.version,
+            "attnclf_version": self.attnclf_version,
+            "has_attention": self.has_attention,
+            "metrics": self.metrics,
+        }
+
+    @classmethod
+    def of_classifier(cls, name: str, classifier: TextClassifier) -> ServedModel:
+        """A classifier made in this process (a test, a notebook), not read from a folder."""
+        return cls(name, "classifier", classifier.architecture, "in-memory", classifier=classifier)
+
+    @classmethod
+    def of_translator(cls, name: str, translator: Translator) -> ServedModel:
+        family = f"seq2seq-{translator.model.config.attention}"
+        return cls(name, "seq2seq", family, "in-memory", translator=translator)
+
+
+def parse_spec(spec: str | Path) -> tuple[str, Path]:
+    """`PATH` or `NAME=PATH`: the name defaults to the folder's own name."""
+    text = str(spec)
+    name, sep, rest = text.partition("=")
+    if sep and _NAME.fullmatch(name) and not Path(text).exists():
+        path = Path(rest)
+    else:
+        path = Path(text)
+        name = path.resolve().name
+    if not _NAME.fullmatch(name):
+        raise AttnclfError(
+            f"cannot serve {text}: {name!r} is not a usable model name (letters, digits, '.', "
+            "'_', '-'); name it with NAME=PATH"
+        )
+    return name, path
+
+
+def load_model(name: str, path: Path, device: str = "auto", runtime: str = "torch") -> ServedModel:
+    """Load one model folder of any kind attnclf writes (a classifier in `runtime`: torch, or
+    onnx for its exported model.onnx); a one-line AttnclfError naming the folder when it cannot
+    be served."""
+    from ..classifier import load as load_classifier
+    from ..folder import read_json
+    from ..seq2seq.translator import load as load_translator
+
+    try:
+        kind = folder_kind(path)
+        if kind is None:
+            read_json(path, CONFIG_FILE, CLASSIFIER, "config")  # names what is missing
+            raise AttnclfError(
+                f"{path / CONFIG_FILE} is neither a classifier nor a seq2seq config; give a "
+                f"folder written by `{CLASSIFIER.written_by}` or `{SEQ2SEQ.written_by}`"
+            )
+        config = read_json(path, CONFIG_FILE, kind, "config")
+        version = _weights_version(path / WEIGHTS_FILE)
+        attnclf_version = config.get("attnclf_version")
+        if kind is SEQ2SEQ:
+            translator = load_translator(path, device)
+            served = ServedModel.of_translator(name, translator)
+        else:
+            served = ServedModel.of_classifier(name, load_classifier(path, device, runtime))
+    except AttnclfError as error:
+        raise AttnclfError(f"cannot serve {path}: {error}") from None
+    served.path, served.version = path, version
+    served.attnclf_version = attnclf_version if isinstance(attnclf_version, str) else None
+    return served
+
+
+def load_models(
+    specs: Sequence[str | Path], device: str = "auto", runtime: str = "torch"
+) -> dict[str, ServedModel]:
+    """Every model folder of `specs` (see parse_spec), by name, in the order given."""
+    if not specs:
+        raise AttnclfError("no model to serve; give one or more model folders")
+    named = [parse_spec(spec) for spec in specs]
+    seen: dict[str, Path] = {}
+    for name, path in named:
+        if name in seen:
+            raise AttnclfError(
+                f"two models are named {name!r} ({seen[name]} and {path}); name them with NAME=PATH"
+            )
+        seen[name] = path
+    return {name: load_model(name, path, device, runtime) for name, path in named}
+
+
+def _weights_version(file: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return "unknown"  # loading the weights says what is wrong
+    return digest.hexdigest()[:12]
+
+
+def score(
+    classifier: TextClassifier, texts: Sequence[str], batch_size: int = 256
+) -> list[Scored | None]:
+    """One Scored per text, in order; None for a text with no words."""
+    import torch
+
+    from ..batches import EncodedTexts, iterate_batches
+    from ..objective import probabilities
+
+    tokenized = [classifier.encoder.tokens(text) for text in texts]
+    kept = [i for i, (tokens, _) in enumerate(tokenized) if tokens]
+    results: list[Scored | None] = [None] * len(texts)
+    if not kept:
+        return results
+    vocab, model, device = classifier.vocab, classifier.model, classifier.device
+    data = EncodedTexts.from_sequences([vocab.encode(tokenized[i][0]) for i in kept])
+    model.eval()
+    with torch.inference_mode():
+        for batch in iterate_batches(data, batch_size):
+            output = model(batch.ids.to(device), batch.lengths.to(device))
+            probs = probabilities(output.logits.float().cpu())  # (B, K)
+            attention = _numpy(output.attention)  # (B, T) or None
+            heads = _numpy(output.head_attention)  # (B, nh, T) or None
+            matrix = _numpy(output.token_attention)  # (B, nh, T, T) or None
+            for row, j in enumerate(batch.index):
+                i = kept[j]
+                tokens, truncated = tokenized[i]
+                n = len(tokens)
+                results[i] = Scored(
+                    tokens=tokens,
+                    truncated=truncated,
+                    probabilities=probs[row],
+                    attention=attention[row, :n] if attention is not None else None,
+                    head_attention=heads[row, :, :n] if heads is not None else None,
+                    token_attention=matrix[row, :, :n, :n] if matrix is not None else None,
+                )
+    return results
+
+
+def _numpy(values: Any) -> np.ndarray | None:
+    return values.float().cpu().numpy() if values is not None else None
