@@ -38,8 +38,11 @@ def train_model(data: Path, limit: int, out: Path) -> tuple[Path, list[str]]:
     return out, list(prepared.dataset.test.texts)
 
 
-def start_server(model: Path, batching: bool, window_ms: float) -> tuple[subprocess.Popen, str]:
+def start_server(
+    model: Path, batching: bool, window_ms: float, runtime: str = "torch"
+) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "attnclf", "serve", str(model), "--port", "0"]
+    command += ["--runtime", runtime]
     command += ["--log-level", "warning", "--batch-window-ms", str(window_ms)]
     command += [] if batching else ["--no-batching"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
@@ -114,6 +117,9 @@ def main() -> None:
     parser.add_argument("--texts-per-request", type=int, default=1)
     parser.add_argument("--concurrency", default="1,8,32,64", help="Comma-separated levels.")
     parser.add_argument("--batch-window-ms", type=float, default=5.0)
+    parser.add_argument(
+        "--runtime", default="torch", help="torch, or onnx (the model folder needs model.onnx)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,7 +144,7 @@ def main() -> None:
         print("| batching | concurrency | requests/s | texts/s | p50 ms | p99 ms |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
         for batching in (True, False):
-            process, port = start_server(model, batching, args.batch_window_ms)
+            process, port = start_server(model, batching, args.batch_window_ms, args.runtime)
             try:
                 asyncio.run(wait_ready(port))
                 asyncio.run(load(port, requests[:50], 4))  # warm up
