@@ -93,6 +93,9 @@ def fit(
         stepped = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
+        # each rank its own dropout stream (the weights came from rank 0 above); a resumed run
+        # takes each rank's stream back from the checkpoint instead
+        torch.manual_seed(config.seed + 1_000_003 * world.rank)
     # One fused kernel for every parameter instead of a loop of small ops (2-3 ms of a ~160 ms
     # step on 2 CPU cores); the same update rule.
     optimizer = torch.optim.Adam(
