@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import tempfile
 import time
@@ -25,6 +24,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+from benchmark import (
+    cpu_model,  # this folder's benchmark.py: the script's own folder is on sys.path
+)
 
 import attnclf
 from attnclf.batches import EncodedTexts, batch_order, collate
@@ -35,16 +37,6 @@ from attnclf.export import export_folder
 from attnclf.runtime import resolve_precision
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1.tar.gz"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def batches(data: EncodedTexts) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmark import cpu_model  # this folder's benchmark.py
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1.tar.gz"
 
 
@@ -56,12 +58,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--precision", nargs="+", default=["fp32", "auto"])
     args = parser.parse_args()
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        "unknown",
-    )  # fmt: skip
-    print(json.dumps({"cpu": cpu, "cores": os.cpu_count(), "model": args.model}))
+    print(json.dumps({"cpu": cpu_model(), "cores": os.cpu_count(), "model": args.model}))
     print(f"{'processes':>9} {'arithmetic':>10} {'samples/s':>10} {'test acc':>9} {'wall s':>7}")
     with tempfile.TemporaryDirectory() as scratch:
         for precision in args.precision:

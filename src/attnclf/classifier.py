@@ -4,10 +4,12 @@ imports the training code."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -32,6 +34,18 @@ from .text import Encoder, Vocab
 from .version import __version__
 
 RUNTIMES = ("torch", "onnx")
+
+
+@dataclass
+class Scored:
+    """One text as a classifier read it: its tokens and, per label, its probability."""
+
+    tokens: list[str]
+    truncated: bool
+    probabilities: np.ndarray  # (K,)
+    attention: np.ndarray | None  # (T,)
+    head_attention: np.ndarray | None  # (nh, T)
+    token_attention: np.ndarray | None  # (nh, T, T)
 
 
 @dataclass
@@ -91,36 +105,61 @@ class TextClassifier:
         return EncodedTexts.from_sequences(self.encoder.encode_many(texts))
 
     @torch.inference_mode()
-    def predict(self, texts: str | list[str], batch_size: int = 256) -> list[Prediction]:
-        """One Prediction per text, in order. A text with no words is an error."""
-        texts = [texts] if isinstance(texts, str) else list(texts)
+    def score(self, texts: Sequence[str], batch_size: int = 256) -> list[Scored | None]:
+        """The one forward pass behind every prediction: per text its tokens, probabilities
+        and every attention the model has, as arrays; None for a text with no words."""
         tokenized = [self.encoder.tokens(text) for text in texts]
-        for number, (tokens, _) in enumerate(tokenized, start=1):
-            if not tokens:
-                raise AttnclfError(f"text {number} has no words to classify: {texts[number - 1]!r}")
-        data = EncodedTexts.from_sequences([self.vocab.encode(tokens) for tokens, _ in tokenized])
+        kept = [i for i, (tokens, _) in enumerate(tokenized) if tokens]
+        results: list[Scored | None] = [None] * len(texts)
+        if not kept:
+            return results
+        data = EncodedTexts.from_sequences([self.vocab.encode(tokenized[i][0]) for i in kept])
         self.model.eval()
-        results: list[Prediction | None] = [None] * len(texts)
         for batch in iterate_batches(data, batch_size):
             output = self.model(batch.ids.to(self.device), batch.lengths.to(self.device))
             probs = probabilities(output.logits.float().cpu())  # (B, K)
             attention = _numpy(output.attention)  # (B, T) or None
-            heads = output.head_attention
-            heads = _numpy(heads)  # (B, nh, T) or None
-            for row, i in enumerate(batch.index):
+            heads = _numpy(output.head_attention)  # (B, nh, T) or None
+            matrix = _numpy(output.token_attention)  # (B, nh, T, T) or None
+            for row, j in enumerate(batch.index):
+                i = kept[j]
                 tokens, truncated = tokenized[i]
-                n, best = len(tokens), int(probs[row].argmax())
-                results[i] = Prediction(
-                    text=texts[i],
-                    label=self.label_names[best],
-                    probability=float(probs[row, best]),
-                    probabilities=dict(zip(self.label_names, map(float, probs[row]), strict=True)),
+                n = len(tokens)
+                results[i] = Scored(
                     tokens=tokens,
-                    attention=attention[row, :n].tolist() if attention is not None else None,
                     truncated=truncated,
-                    head_attention=heads[row, :, :n].tolist() if heads is not None else None,
+                    probabilities=probs[row],
+                    attention=attention[row, :n] if attention is not None else None,
+                    head_attention=heads[row, :, :n] if heads is not None else None,
+                    token_attention=matrix[row, :, :n, :n] if matrix is not None else None,
                 )
-        return results  # type: ignore[return-value]
+        return results
+
+    def predict(self, texts: str | list[str], batch_size: int = 256) -> list[Prediction]:
+        """One Prediction per text, in order. A text with no words is an error."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        scored = self.score(texts, batch_size)
+        for number, found in enumerate(scored, start=1):
+            if found is None:
+                raise AttnclfError(f"text {number} has no words to classify: {texts[number - 1]!r}")
+        results = []
+        for text, found in zip(texts, scored, strict=True):
+            assert found is not None
+            probs, best = found.probabilities, int(found.probabilities.argmax())
+            heads = found.head_attention
+            results.append(
+                Prediction(
+                    text=text,
+                    label=self.label_names[best],
+                    probability=float(probs[best]),
+                    probabilities=dict(zip(self.label_names, map(float, probs), strict=True)),
+                    tokens=found.tokens,
+                    attention=found.attention.tolist() if found.attention is not None else None,
+                    truncated=found.truncated,
+                    head_attention=heads.tolist() if heads is not None else None,
+                )
+            )
+        return results
 
     # --- the model folder ---------------------------------------------------------------------
 
@@ -187,4 +226,4 @@ def load(
     return TextClassifier.load(path, device, runtime)
 
 
-__all__ = ["Prediction", "TextClassifier", "load"]
+__all__ = ["Prediction", "Scored", "TextClassifier", "load"]

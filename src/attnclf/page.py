@@ -37,15 +37,24 @@ h2 { font-size: 16px; margin: 22px 0 8px 0; }
 
 
 def render_page(
-    title: str, body_html: str, *, max_width: str = "1100px", extra_css: str = ""
+    title: str,
+    body_html: str,
+    *,
+    max_width: str = "1100px",
+    extra_css: str = "",
+    policy: str = CONTENT_SECURITY_POLICY,
 ) -> str:
     """A complete page: `title` (escaped) as <title> and as the <h1>, then `body_html` as given.
 
     `max_width` is the body's CSS max-width (a plain length such as "1100px"); `extra_css` is
-    appended to the shell's <style> and must not close it.
+    appended to the shell's <style> and must not close it. `policy` is the page's
+    Content-Security-Policy: the strict default, or a page's own (the served page adds
+    same-origin script and fetch to it).
     """
     if not _LENGTH.fullmatch(max_width):
         raise ValueError(f"max_width {max_width!r} is not a CSS length such as '1100px' or '90%'")
+    if '"' in policy or "<" in policy:
+        raise ValueError("policy must not contain quotes or '<'")
     if "</style" in extra_css.lower():
         raise ValueError("extra_css contains '</style', which would end the page's style sheet")
     escaped = html.escape(title)
@@ -57,7 +66,7 @@ def render_page(
         '<html lang="en">\n'
         "<head>\n"
         '<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="generator" content="attnclf">\n'
         f"<title>{escaped}</title>\n"

@@ -98,6 +98,15 @@ class Dropout(nn.Dropout):
         return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
 
 
+def token_embedding(vocab_size: int, width: int, pad_id: int) -> nn.Embedding:
+    """Embeddings drawn uniformly from [-0.05, 0.05] (Keras' default), padding's row zero."""
+    embedding = nn.Embedding(vocab_size, width, pad_id)
+    nn.init.uniform_(embedding.weight, -0.05, 0.05)
+    with torch.no_grad():
+        embedding.weight[pad_id].zero_()
+    return embedding
+
+
 def init_lstm_(lstm: nn.LSTM) -> None:
     """Glorot input weights, orthogonal recurrent weights and a forget-gate bias of 1, which
     train faster than PyTorch's uniform default over a short budget."""

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -41,9 +41,12 @@ from ..errors import AttnclfError
 from ..version import __version__
 from . import schemas
 from .batching import Batcher
-from .models import Scored, ServedModel, load_models, score
+from .models import ServedModel, load_models
 from .page import API_POLICY, PAGE_POLICY_HEADER, SCRIPT_PATH, SCRIPT_TYPE, page_script
 from .page import render_served_page as render_page
+
+if TYPE_CHECKING:
+    from ..classifier import Scored
 
 log = logging.getLogger("attnclf.serve")
 T = TypeVar("T")
@@ -106,7 +109,7 @@ class Server:
         for name, served in self.models.items():
             if served.classifier is None:
                 continue
-            run = functools.partial(score, served.classifier)
+            run = served.classifier.score
             batcher = Batcher(
                 run,
                 self.executor,

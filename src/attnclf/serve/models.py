@@ -1,10 +1,7 @@
 """The models a server holds: each model folder loaded once, under a name, with what `/models`
-says about it; and `score()`, the one forward pass every prediction route shares.
-
-`score()` keeps what `TextClassifier.predict` keeps and also the token-by-token attention
-(B, nh, T, T) of models that have one, and marks a text with no words instead of failing the
-whole batch, since a batch gathers the texts of many requests.
-"""
+says about it. Every prediction route runs `TextClassifier.score`, which keeps the token-by-token
+attention too and marks a text with no words instead of failing the whole batch (a batch
+gathers the texts of many requests)."""
 
 from __future__ import annotations
 
@@ -15,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
 from ..errors import AttnclfError
 from ..folder import CLASSIFIER, CONFIG_FILE, SEQ2SEQ, WEIGHTS_FILE, folder_kind
 
@@ -25,18 +20,6 @@ if TYPE_CHECKING:
     from ..seq2seq.translator import Translator
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-@dataclass
-class Scored:
-    """One text as a classifier read it: its tokens and, per label, its probability."""
-
-    tokens: list[str]
-    truncated: bool
-    probabilities: np.ndarray  # (K,)
-    attention: np.ndarray | None  # (T,)
-    head_attention: np.ndarray | None  # (nh, T)
-    token_attention: np.ndarray | None  # (nh, T, T)
 
 
 @dataclass
@@ -164,46 +147,3 @@ def _weights_version(file: Path) -> str:
     except OSError:
         return "unknown"  # loading the weights says what is wrong
     return digest.hexdigest()[:12]
-
-
-def score(
-    classifier: TextClassifier, texts: Sequence[str], batch_size: int = 256
-) -> list[Scored | None]:
-    """One Scored per text, in order; None for a text with no words."""
-    import torch
-
-    from ..batches import EncodedTexts, iterate_batches
-    from ..objective import probabilities
-
-    tokenized = [classifier.encoder.tokens(text) for text in texts]
-    kept = [i for i, (tokens, _) in enumerate(tokenized) if tokens]
-    results: list[Scored | None] = [None] * len(texts)
-    if not kept:
-        return results
-    vocab, model, device = classifier.vocab, classifier.model, classifier.device
-    data = EncodedTexts.from_sequences([vocab.encode(tokenized[i][0]) for i in kept])
-    model.eval()
-    with torch.inference_mode():
-        for batch in iterate_batches(data, batch_size):
-            output = model(batch.ids.to(device), batch.lengths.to(device))
-            probs = probabilities(output.logits.float().cpu())  # (B, K)
-            attention = _numpy(output.attention)  # (B, T) or None
-            heads = _numpy(output.head_attention)  # (B, nh, T) or None
-            matrix = _numpy(output.token_attention)  # (B, nh, T, T) or None
-            for row, j in enumerate(batch.index):
-                i = kept[j]
-                tokens, truncated = tokenized[i]
-                n = len(tokens)
-                results[i] = Scored(
-                    tokens=tokens,
-                    truncated=truncated,
-                    probabilities=probs[row],
-                    attention=attention[row, :n] if attention is not None else None,
-                    head_attention=heads[row, :, :n] if heads is not None else None,
-                    token_attention=matrix[row, :, :n, :n] if matrix is not None else None,
-                )
-    return results
-
-
-def _numpy(values: Any) -> np.ndarray | None:
-    return values.float().cpu().numpy() if values is not None else None

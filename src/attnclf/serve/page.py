@@ -371,8 +371,6 @@ gradients</label>
 compare it with the gradients.</p>
 <noscript><p>This page needs JavaScript to call the API.</p></noscript>
 <script src="{SCRIPT_PATH}"></script>"""
-    page = shell.render_page("attnclf serve", body, max_width="1100px", extra_css=CSS)
-    meta = f'content="{shell.CONTENT_SECURITY_POLICY}"'
-    if meta not in page:
-        raise RuntimeError("page.render_page no longer writes its policy as expected")
-    return page.replace(meta, f'content="{PAGE_POLICY}"', 1)
+    return shell.render_page(
+        "attnclf serve", body, max_width="1100px", extra_css=CSS, policy=PAGE_POLICY
+    )

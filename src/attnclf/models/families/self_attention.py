@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from ...text import Vocab
 from ..layers import (
@@ -17,6 +16,7 @@ from ..layers import (
     float32,
     lengths_to_mask,
     lstm_flops,
+    token_embedding,
 )
 from ..outputs import Classifier, ClassifierOutput
 from ..registry import Family, register
@@ -37,10 +37,7 @@ class SelfAttentionClassifier(Classifier):
     def __init__(self, config: SelfAttentionConfig, vocab: Vocab | None = None):
         super().__init__()
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, config.pad_id)
-        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
-        with torch.no_grad():
-            self.embedding.weight[config.pad_id].zero_()
+        self.embedding = token_embedding(config.vocab_size, config.embedding_dim, config.pad_id)
         self.encoder = RecurrentEncoder(
             config.embedding_dim, config.hidden_size, bidirectional=True
         )
@@ -56,9 +53,6 @@ class SelfAttentionClassifier(Classifier):
             pooled, weights = self.attention(states.float(), mask)  # (B, 2H), (B, T)
             logits = self.head(pooled)  # (B, C)
         return ClassifierOutput(logits, attention=weights)
-
-    def input_embeddings(self) -> nn.Module:
-        return self.embedding
 
 
 def forward_flops(config: SelfAttentionConfig, tokens: float) -> dict[str, float]:
