@@ -53,6 +53,11 @@ class Classifier(nn.Module):
             "that embeds its tokens (override Classifier.input_embeddings)"
         )
 
+    def token_attention_names(self, count: int) -> list[str]:
+        """A name for each of the `count` maps of `token_attention` (B, count, T, T), in order,
+        for the views; a model whose maps come from several layers overrides it."""
+        return [f"head {i + 1}" for i in range(count)]
+
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
         raise NotImplementedError
 
