@@ -3,6 +3,8 @@ as a self-contained HTML page (rendered by Chromium when it is installed) and as
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
 import shutil
@@ -14,14 +16,19 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from attnclf.classifier import Prediction, TextClassifier
 from attnclf.config import TextConfig
+from attnclf.errors import AttnclfError
 from attnclf.explain import (
     NO_ATTENTION,
     RAMP,
     Explanation,
+    colour,
     explain,
+    figure,
+    map_names,
     render_comparison_page,
     render_page,
     render_png,
@@ -32,6 +39,7 @@ from attnclf.explain import (
     write_html,
 )
 from attnclf.models import build_model, model_config
+from attnclf.models.outputs import Classifier, ClassifierOutput
 from attnclf.text import Vocab
 
 WORDS = ["good", "bad", "film", "the", "plot"]
@@ -501,3 +509,178 @@ def test_chromium_reads_the_words_as_text_and_runs_no_script(page_file, tmp_path
         assert f">{word}<" in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert "<script" not in dom.lower()
+
+
+# --- the token-by-token matrix --------------------------------------------------------------
+
+
+class KnownMatrix(Classifier):
+    """Two maps of known rows over the real tokens: map 1 puts 0.75 on the token itself and
+    0.25 on the first token (all on it for the first row), map 2 spreads evenly. The
+    per-token weights are what the tutorial families give: the attention each token
+    receives, averaged over the rows and the maps."""
+
+    def __init__(self, vocab_size: int, names: bool = True):
+        super().__init__()
+        self.config = None
+        self.embedding = nn.Embedding(vocab_size, 4, padding_idx=0)
+        self.output = nn.Linear(4, 1)
+        self.names = names
+
+    def token_attention_names(self, count: int) -> list[str]:
+        if not self.names:
+            raise ValueError("no names")
+        return [f"layer 1, head {h}" for h in range(1, count + 1)]
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        batch, width = ids.shape
+        maps = torch.zeros(batch, 2, width, width)
+        for b, n in enumerate(lengths.tolist()):
+            maps[b, 0, :n, :n] = 0.75 * torch.eye(n)
+            maps[b, 0, :n, 0] += 0.25
+            maps[b, 1, :n, :n] = 1.0 / n
+        columns = maps.sum(dim=2)  # (B, 2, T)
+        received = (columns / columns.sum(-1, keepdim=True)).mean(1)  # (B, T)
+        pooled = self.embedding(ids).mean(1)  # (B, E)
+        return ClassifierOutput(self.output(pooled), attention=received, token_attention=maps)
+
+
+def known_maps(n: int) -> np.ndarray:
+    maps = np.zeros((2, n, n))
+    maps[0] = 0.75 * np.eye(n)
+    maps[0, :, 0] += 0.25
+    maps[1] = 1.0 / n
+    return maps
+
+
+def matrix_classifier(names: bool = True) -> TextClassifier:
+    torch.manual_seed(0)
+    vocab = Vocab(["<pad>", "<unk>", *WORDS])
+    model = KnownMatrix(len(vocab), names)
+    return TextClassifier("known", model, vocab, TextConfig(max_len=8), ["neg", "pos"], "cpu")
+
+
+@pytest.fixture(scope="module")
+def with_matrix() -> list[Explanation]:
+    return explain(matrix_classifier(), ["good film", "the plot was bad"])
+
+
+def levels_of(image_tag: str) -> np.ndarray:
+    encoded = re.search(r'data-levels="([A-Za-z0-9+/=]*)"', image_tag)
+    assert encoded is not None
+    return np.frombuffer(base64.b64decode(encoded.group(1)), dtype=np.uint8)
+
+
+def test_the_explanation_carries_the_matrix_and_the_models_names(with_matrix):
+    for explanation in with_matrix:
+        n = len(explanation.tokens)
+        assert explanation.has_matrix and explanation.token_attention.shape == (2, n, n)
+        assert explanation.token_attention == pytest.approx(known_maps(n), abs=1e-6)
+        assert explanation.token_attention_names == ["layer 1, head 1", "layer 1, head 2"]
+        received = known_maps(n).sum(1)
+        received = (received / received.sum(-1, keepdims=True)).mean(0)
+        assert explanation.weights == pytest.approx(received.tolist(), abs=1e-6)
+    assert not any(e.has_matrix for e in explain(small_classifier(), TEXTS[:1]))
+
+
+def test_maps_a_model_does_not_name_are_heads():
+    explanation = explain(matrix_classifier(names=False), ["good film"])[0]
+    assert explanation.token_attention_names == ["head 1", "head 2"]
+    assert map_names(nn.Linear(2, 2), 3) == ["head 1", "head 2", "head 3"]
+
+
+def test_explain_says_which_text_has_no_words():
+    with pytest.raises(AttnclfError, match=r"text 2 has no words to explain: '\.\.\.'"):
+        explain(matrix_classifier(), ["good film", "..."])
+
+
+def test_the_terminal_says_there_is_a_matrix_and_how_to_see_it(with_matrix, multihead):
+    for color in (False, True):
+        lines = to_terminal(with_matrix[0], color=color).splitlines()
+        notes = [line for line in lines if "token-by-token" in line]
+        assert notes == [
+            "token-by-token attention matrix: 2 maps; see it with --html FILE or --png FILE"
+        ]
+    assert "token-by-token" not in to_terminal(multihead[0], color=False)
+
+
+def test_the_page_draws_each_map_with_its_name_and_values(with_matrix):
+    page = render_page(with_matrix, "explain")
+    assert page.count('class="attnclf-matrix"') == 2
+    images = re.findall(r'<img class="attnclf-map"[^>]*>', page)
+    assert len(images) == 4  # two maps for each of two texts
+    for explanation, tags in zip(with_matrix, (images[:2], images[2:]), strict=True):
+        n = len(explanation.tokens)
+        names, maps = explanation.token_attention_names, known_maps(n)
+        for tag, name, expected in zip(tags, names, maps, strict=True):
+            assert f'data-name="{name}"' in tag and f'alt="{name}"' in tag
+            scale = np.maximum(expected.max(-1, keepdims=True), min(1, 3 / n))
+            assert levels_of(tag) == pytest.approx((expected / scale * 255).ravel(), abs=0.51)
+            png = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', tag)
+            pixels = mpimg.imread(io.BytesIO(base64.b64decode(png.group(1))), format="png")
+            assert pixels.shape[:2] == (n, n)  # one pixel a cell, scaled up by the page
+            shown = np.rint(pixels[..., :3] * 255).reshape(-1, 3)
+            assert shown.tolist() == [list(colour(level / 255)) for level in levels_of(tag)]
+        assert f"{n} tokens" in page
+    for name in ("layer 1, head 1", "layer 1, head 2"):
+        assert f">{name}</label>" in page
+    assert "how much attention each token receives, averaged over the query rows" in page
+    assert "<img" not in render_page([made_up(["good", "film"])], "no matrix")
+
+
+def matrix_explanation(tokens: list[str]) -> Explanation:
+    explanation = made_up(tokens)
+    explanation.token_attention = known_maps(len(tokens)).astype(np.float32)
+    explanation.token_attention_names = ["<i>head</i> 1", "head 2"]
+    return explanation
+
+
+def test_the_matrix_escapes_tokens_and_names():
+    page = render_page([matrix_explanation(["<script>alert(1)</script>", "ok", '"q"'])], "t")
+    assert "<script>alert" not in page and "<i>head" not in page
+    assert page.count("<script") == 1  # the page's own row-view script
+    assert ">&lt;script&gt;ale\u2026<" in page  # an axis label, clipped to 12 characters
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the word itself
+    assert 'data-name="&lt;i&gt;head&lt;/i&gt; 1"' in page
+    assert ">&quot;q&quot;<" in page
+
+
+def test_the_row_view_script_is_the_one_the_pages_policy_allows(with_matrix):
+    page = render_page(with_matrix, "explain")
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    assert len(scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    assert policy == (
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src 'sha256-{digest}'"
+    )
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", page)
+    assert "textContent" in scripts[0] and "innerHTML" not in scripts[0]
+
+
+def test_the_png_has_a_heatmap_per_map_under_the_words(with_matrix, tmp_path):
+    fig = figure(with_matrix)
+    heatmaps = [ax for ax in fig.axes if ax.images and ax.get_title(loc="left")]
+    names = [ax.get_title(loc="left") for ax in heatmaps]
+    assert names == ["layer 1, head 1", "layer 1, head 2"] * 2
+    first = heatmaps[0]
+    assert [t.get_text() for t in first.get_xticklabels()] == with_matrix[0].tokens
+    assert first.images[0].get_array().shape == (2, 2)
+    bars = [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is not None]
+    assert len(bars) == 3  # one beside each text's maps, one for the words
+    with_maps, without = tmp_path / "maps.png", tmp_path / "words.png"
+    render_png(with_matrix, with_maps)
+    plain = [made_up(e.tokens) for e in with_matrix]
+    render_png(plain, without)
+    (w_maps, h_maps), (w_words, h_words) = png_size(with_maps), png_size(without)
+    assert w_maps == w_words == 1320 and h_maps > h_words + 600
+
+
+def test_a_long_matrix_is_ticked_not_labelled(tmp_path):
+    tokens = [f"w{i}" for i in range(200)]
+    fig = figure([matrix_explanation(tokens)])
+    heatmap = next(ax for ax in fig.axes if ax.images and ax.get_title(loc="left"))
+    assert [t.get_text() for t in heatmap.get_yticklabels()][:4] == ["1", "20", "40", "60"]
+    render_png([matrix_explanation(tokens)], tmp_path / "long.png")
+    assert png_size(tmp_path / "long.png")[1] < 2000

@@ -15,6 +15,15 @@ A model that pools without attention (a max-pooling BiLSTM baseline, say) gives 
 its Explanation has `weights` None, and every view shows the words uncoloured with NO_ATTENTION
 rather than failing or inventing an even spread, which would read as "every word mattered
 equally". Pages are built in the shared shell of page.py.
+
+Models where every token attends to every token (the tutorial families, the transformer) also
+give a token-by-token matrix per head (and per layer): row t holds token t's weights over the
+tokens. The Explanation keeps it (`token_attention`, (nh, T, T), with a name per map), the
+HTML page and the PNG draw it (matrix_view.py), and the terminal says where to see it. For the
+tutorial families the per-token weights are how much attention each token receives, averaged
+over the query rows (and heads), scaled to sum to 1; the transformer's are its pooling
+attention, which the matrix does not give. The page says which, by checking the weights
+against the matrix.
 """
 
 from __future__ import annotations
@@ -25,20 +34,21 @@ import textwrap
 import unicodedata
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 import numpy as np
 
 from . import page as shell
+from .errors import AttnclfError
 from .files import atomic_write
 from .text import tokenize
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .classifier import Prediction, TextClassifier
+    from .classifier import Prediction, Scored, TextClassifier
 
 # One colour ramp for every view: white (no attention) through amber to a deep orange at the
 # row's largest weight. Orange carries no sentiment, unlike red/green.
@@ -58,6 +68,7 @@ NO_ATTENTION = (
     "this model has no attention weights to show (it pools without attention); "
     "try `attnclf faithfulness` for gradient-based explanations"
 )
+MATRIX_NOTE = "token-by-token attention matrix: {maps}; see it with --html FILE or --png FILE"
 
 
 @dataclass
@@ -77,6 +88,10 @@ class Explanation:
     model_name: str
     head_weights: list[list[float]] | None = None  # (nh, T), each row sums to 1
     true_label: str | None = None  # known for test reviews
+    # (maps, T, T) float32 for layers where every token attends to every token: row t is token
+    # t's weights over the tokens; one map per head (per layer and head for several layers)
+    token_attention: np.ndarray | None = field(default=None, repr=False, compare=False)
+    token_attention_names: list[str] | None = None  # one per map: "head 1", "layer 2, head 1"
 
     @classmethod
     def from_prediction(
@@ -104,10 +119,57 @@ class Explanation:
             true_label=true_label,
         )
 
+    @classmethod
+    def from_scored(
+        cls,
+        text: str,
+        scored: Scored,
+        label_names: Sequence[str],
+        model_name: str,
+        true_label: str | None = None,
+        map_names: Sequence[str] | None = None,
+    ) -> Explanation:
+        """From `TextClassifier.score`, which also gives the token-by-token matrix; its maps
+        are named by `map_names`, else "head 1", "head 2", ..."""
+        probs = np.asarray(scored.probabilities, dtype=np.float64)  # (K,)
+        best = int(probs.argmax())
+        attention, heads, matrix = scored.attention, scored.head_attention, scored.token_attention
+        if matrix is not None:
+            matrix = np.asarray(matrix, dtype=np.float32)  # (maps, T, T)
+            count = matrix.shape[0]
+            if map_names is None or len(map_names) != count:
+                map_names = [f"head {i}" for i in range(1, count + 1)]
+        else:
+            map_names = None
+        return cls(
+            text=text,
+            tokens=list(scored.tokens),
+            weights=_sum_to_one(attention) if attention is not None else None,
+            label=label_names[best],
+            probability=float(probs[best]),
+            probabilities=dict(zip(label_names, map(float, probs), strict=True)),
+            label_names=list(label_names),
+            truncated=bool(scored.truncated),
+            model_name=model_name,
+            head_weights=(
+                [_sum_to_one(row) for row in heads]
+                if heads is not None and attention is not None
+                else None
+            ),
+            true_label=true_label,
+            token_attention=matrix,
+            token_attention_names=list(map_names) if map_names is not None else None,
+        )
+
     @property
     def has_attention(self) -> bool:
         """Whether the model gave attention weights; False for one that pools without."""
         return self.weights is not None
+
+    @property
+    def has_matrix(self) -> bool:
+        """Whether the model gave a token-by-token matrix (token_attention)."""
+        return self.token_attention is not None and len(self.token_attention) > 0
 
     @property
     def correct(self) -> bool | None:
@@ -152,19 +214,43 @@ def explain(
     texts: str | Sequence[str],
     true_labels: Sequence[str | None] | None = None,
 ) -> list[Explanation]:
-    """One Explanation per text, in order, from `classifier.predict`."""
+    """One Explanation per text, in order, from `classifier.score` (which, unlike `predict`,
+    also gives the token-by-token matrix). A text with no words is an error."""
     texts = [texts] if isinstance(texts, str) else list(texts)
     labels = [None] * len(texts) if true_labels is None else list(true_labels)
     if len(labels) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(labels)} true labels")
-    predictions = classifier.predict(texts)
-    return [
-        Explanation.from_prediction(p, classifier.label_names, classifier.architecture, truth)
-        for p, truth in zip(predictions, labels, strict=True)
-    ]
+    scored = classifier.score(texts)
+    explanations = []
+    for number, (text, found, truth) in enumerate(zip(texts, scored, labels, strict=True), 1):
+        if found is None:
+            raise AttnclfError(f"text {number} has no words to explain: {text!r}")
+        names = None
+        if found.token_attention is not None:
+            names = map_names(classifier.model, len(found.token_attention))
+        explanations.append(
+            Explanation.from_scored(
+                text, found, classifier.label_names, classifier.architecture, truth, names
+            )
+        )
+    return explanations
 
 
-def _sum_to_one(row: Sequence[float]) -> list[float]:
+def map_names(model: Any, count: int) -> list[str]:
+    """The model's names for the `count` maps of its token_attention ("layer 1, head 2"), or
+    "head 1", "head 2", ... for a model that does not name them (or names another count)."""
+    name = getattr(model, "token_attention_names", None)
+    if callable(name):
+        try:
+            names = [str(n) for n in name(count)]
+        except (TypeError, ValueError):
+            names = []
+        if len(names) == count:
+            return names
+    return [f"head {i}" for i in range(1, count + 1)]
+
+
+def _sum_to_one(row: Sequence[float] | np.ndarray) -> list[float]:
     values = np.asarray(row, dtype=np.float64)
     total = values.sum()
     if not np.isfinite(total) or total <= 0:
@@ -256,6 +342,7 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
         plain_cells = [(len(token), token) for token in e.tokens]
         lines.extend(_wrap(_with_cut(plain_cells, cut), "", width))
         lines.extend(textwrap.wrap(NO_ATTENTION, width, break_on_hyphens=False))
+        lines.extend(_matrix_note(e, width))
         return "\n".join(lines)
     rows = e.rows()
     label_width = max(len(name) for name, _ in rows) + 2 if len(rows) > 1 else 0
@@ -274,7 +361,17 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
         lines.extend(_wrap(_with_cut(cells, cut), label, width))
     legend = LEGEND if color else "word(weight): attention weight per token; each row sums to 1"
     lines.extend(textwrap.wrap(legend, width))
+    lines.extend(_matrix_note(e, width))
     return "\n".join(lines)
+
+
+def _matrix_note(explanation: Explanation, width: int) -> list[str]:
+    """MATRIX_NOTE, wrapped, for a model with a token-by-token matrix; nothing otherwise."""
+    if not explanation.has_matrix:
+        return []
+    count = len(explanation.token_attention)  # type: ignore[arg-type]
+    note = MATRIX_NOTE.format(maps=f"{count} map{'s' if count > 1 else ''}")
+    return textwrap.wrap(note, width, break_on_hyphens=False, break_long_words=False)
 
 
 def _with_cut(cells: list[tuple[int, str]], cut: tuple[int, int] | None) -> list[tuple[int, str]]:
@@ -331,11 +428,18 @@ def _span(token: str, weight: float, level: float) -> str:
 
 
 def _words_html(
-    explanation: Explanation, weights: Sequence[float] | None, cut: tuple[int, int] | None
+    explanation: Explanation,
+    weights: Sequence[float] | None,
+    cut: tuple[int, int] | None,
+    spans: bool = False,
 ) -> str:
-    """The tokens, each coloured by its weight, or plain when `weights` is None."""
+    """The tokens, each coloured by its weight, or plain when `weights` is None (each in a
+    <span> of its own with `spans`, for the row view to colour)."""
     if weights is None:
-        pieces = [html.escape(token) for token in explanation.tokens]
+        pieces = [
+            f"<span>{html.escape(token)}</span>" if spans else html.escape(token)
+            for token in explanation.tokens
+        ]
     else:
         pieces = [
             _span(token, weight, level)
@@ -344,7 +448,8 @@ def _words_html(
             )
         ]
     if cut is not None and cut[1]:
-        pieces.insert(cut[0], f'<span style="{_MARKER}">&#8943; {cut[1]} tokens cut &#8943;</span>')
+        marker = f"&#8943; {cut[1]} tokens cut &#8943;"
+        pieces.insert(cut[0], f'<span class="attnclf-cut" style="{_MARKER}">{marker}</span>')
     return " ".join(pieces)
 
 
@@ -380,19 +485,25 @@ def _header_html(explanation: Explanation) -> str:
     )
 
 
-def _fragment(explanation: Explanation, with_text: bool) -> str:
+def _fragment(explanation: Explanation, with_text: bool, matrix: str = "") -> str:
+    """The card; `matrix`, the matrix section (matrix_view.matrix_html), goes under the words,
+    whose first row becomes the one the row view recolours."""
     rows, cut = explanation.rows(), explanation.cut()
+    main = ' class="attnclf-main"' if matrix else ""
     body = []
     if not explanation.has_attention:
-        body.append(f'<div style="{_WORDS}">{_words_html(explanation, None, cut)}</div>')
+        plain = _words_html(explanation, None, cut, spans=bool(matrix))
+        body.append(f'<div{main} style="{_WORDS}">{plain}</div>')
         body.append(_no_attention_html())
     for number, (name, weights) in enumerate(rows):
-        words = f'<div style="{_WORDS}">{_words_html(explanation, weights, cut)}</div>'
+        kind = main if number == 0 else ""
+        words = f'<div{kind} style="{_WORDS}">{_words_html(explanation, weights, cut)}</div>'
         if len(rows) > 1:
             divider = "border-top:1px solid #eaeef2;padding-top:4px;" if number else ""
+            label = ' class="attnclf-row-name"' if kind else ""
             body.append(
                 f'<div style="display:flex;gap:8px;margin-bottom:4px;{divider}">'
-                f'<div style="{_ROW_NAME}">{html.escape(name)}</div>{words}</div>'
+                f'<div{label} style="{_ROW_NAME}">{html.escape(name)}</div>{words}</div>'
             )
         else:
             body.append(words)
@@ -406,14 +517,15 @@ def _fragment(explanation: Explanation, with_text: bool) -> str:
     )
     return (
         f'<div class="attnclf-explanation" style="{_BOX}">'
-        f"{_header_html(explanation)}{''.join(body)}{text}</div>"
+        f"{_header_html(explanation)}{''.join(body)}{matrix}{text}</div>"
     )
 
 
 def to_html_fragment(explanation: Explanation) -> str:
     """One example as a self-styled <div>: header, coloured words (a tooltip gives each exact
     weight), a row per head for multi-head models, and the original text folded away. A model
-    without attention gets its words uncoloured and a note saying why."""
+    without attention gets its words uncoloured and a note saying why. The token-by-token
+    matrix is left out: it needs the page (render_page) for its rules and its script."""
     return _fragment(explanation, with_text=True)
 
 
@@ -438,9 +550,27 @@ def _legend_if_needed(explanations: Sequence[Explanation]) -> str:
 
 
 def render_page(explanations: Sequence[Explanation], title: str) -> str:
-    """One self-contained HTML page (page.py's shell) with every explanation."""
-    body = _legend_if_needed(explanations) + "\n".join(to_html_fragment(e) for e in explanations)
-    return shell.render_page(title, body)
+    """One self-contained HTML page (page.py's shell) with every explanation. Where a model
+    has a token-by-token matrix, its card also draws the matrix, a map per head (and layer),
+    and the page carries the one inline script of the row view (matrix_view.py), allowed by
+    its hash; a page without a matrix has no script and no image."""
+    if not any(e.has_matrix for e in explanations):
+        body = _legend_if_needed(explanations) + "\n".join(map(to_html_fragment, explanations))
+        return shell.render_page(title, body)
+    from . import matrix_view
+
+    cards = [
+        _fragment(e, True, matrix_view.matrix_html(e, n) if e.has_matrix else "")
+        for n, e in enumerate(explanations, start=1)
+    ]
+    most = max(len(e.token_attention) for e in explanations if e.token_attention is not None)
+    return shell.render_page(
+        title,
+        _legend_if_needed(explanations) + "\n".join(cards),
+        extra_css=matrix_view.page_css(most),
+        script=matrix_view.SCRIPT,
+        data_images=True,
+    )
 
 
 def render_comparison_page(
@@ -547,10 +677,20 @@ def _box_width(text: str) -> float:
 
 
 def render_png(explanations: Sequence[Explanation], path: str | Path, dpi: int = 110) -> None:
+    """`figure(explanations)` written atomically to `path` as PNG."""
+    fig = figure(explanations)
+    # Agg draws at most 2^16 pixels a side: a very long gallery is drawn at a lower dpi.
+    dpi = min(dpi, int(60000 / fig.get_figheight()))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing")  # scripts the font lacks
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+
+
+def figure(explanations: Sequence[Explanation]) -> Figure:
     """A figure of wrapped, coloured words per explanation (a row per head for multi-head
-    models) with a colour bar, written atomically to `path` as PNG. A model without attention
-    gets its words uncoloured under a note; the colour bar is left out when nothing is
-    coloured."""
+    models) with a colour bar. A model without attention gets its words uncoloured under a
+    note; the colour bar is left out when nothing is coloured. A model with a token-by-token
+    matrix also gets a heatmap per map under its words (matrix_view.draw_heatmaps)."""
     # A Figure on the Agg canvas, not pyplot: no global backend switch, no figure left open.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -568,6 +708,8 @@ def render_png(explanations: Sequence[Explanation], path: str | Path, dpi: int =
 
     label_width = 7 * _CHAR if any(e.head_weights for e in explanations) else 0.0
     words_width = _FIG_WIDTH - 2 * _MARGIN - label_width
+    maps_width = _FIG_WIDTH - 2 * _MARGIN
+    heatmaps: list[tuple[Explanation, float]] = []  # drawn once the figure's height is known
     y = _MARGIN  # points from the top edge; the axes' y axis runs downwards
     for e in explanations:
         truth = ""
@@ -606,6 +748,12 @@ def render_png(explanations: Sequence[Explanation], path: str | Path, dpi: int =
         if not e.has_attention:
             text(_MARGIN, y + _LINE / 2, NO_ATTENTION, fontsize=9.5, color=grey, va="center")
             y += _LINE
+        if e.has_matrix:
+            from .matrix_view import heatmaps_height
+
+            y += 0.6 * _LINE
+            heatmaps.append((e, y))
+            y += heatmaps_height(e, maps_width)
         y += 0.6 * _LINE
         ax.plot([_MARGIN, _FIG_WIDTH - _MARGIN], [y, y], color="#d0d7de", linewidth=0.8)
         y += 0.6 * _LINE
@@ -617,11 +765,12 @@ def render_png(explanations: Sequence[Explanation], path: str | Path, dpi: int =
     ax.set_ylim(height, 0)
     if with_bar:
         _add_colour_bar(fig, top=y, height=height)
-    # Agg draws at most 2^16 pixels a side: a very long gallery is drawn at a lower dpi.
-    dpi = min(dpi, int(60000 / (height / 72)))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Glyph .* missing")  # scripts the font lacks
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+    if heatmaps:
+        from .matrix_view import draw_heatmaps
+
+        for e, top in heatmaps:
+            draw_heatmaps(fig, e, _MARGIN, top, maps_width, height)
+    return fig
 
 
 def _add_colour_bar(fig: Figure, top: float, height: float) -> None:
@@ -696,10 +845,13 @@ def sample_for_gallery(
 
 
 __all__ = [
+    "MATRIX_NOTE",
     "NO_ATTENTION",
     "Explanation",
     "colour",
     "explain",
+    "figure",
+    "map_names",
     "render_comparison_page",
     "render_page",
     "render_png",
