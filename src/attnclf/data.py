@@ -275,6 +275,55 @@ def read_imdb_folder(root: Path) -> tuple[RawSplit, RawSplit]:
     return splits[0], splits[1]
 
 
+def read_unlabelled(path: Path) -> list[str]:
+    """IMDB's 50,000 unlabelled reviews (train/unsup/) of the archive or the aclImdb/ folder at
+    `path`, for unsupervised training (word2vec); no other source has any: []. The archive's
+    are read once, then from a cache keyed by its content."""
+    if path.is_dir():
+        root = _find_imdb_root(path)
+        if root is None:
+            return []
+        return [
+            file.read_text(encoding="utf-8", errors="replace")
+            for file in sorted((root / "train" / "unsup").glob("*.txt"))
+        ]
+    if not (path.name.endswith((".tar.gz", ".tgz", ".tar"))):
+        return []
+    cache = cache_home() / "parsed" / f"imdb-unsup-{file_digest(path, 'sha256')[:24]}.json.gz"
+    if cache.exists():
+        try:
+            with gzip.open(cache, "rt", encoding="utf-8") as handle:
+                stored = json.load(handle)
+            if stored.get("version") == PARSED_CACHE_VERSION:
+                return list(stored["texts"])
+        except (OSError, ValueError, KeyError, TypeError, EOFError):
+            pass  # a damaged cache is rebuilt below
+    texts = []
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                parts = member.name.split("/")
+                if (
+                    len(parts) == 4
+                    and parts[1:3] == ["train", "unsup"]
+                    and parts[3].endswith(".txt")
+                    and member.isfile()
+                ):
+                    review = tar.extractfile(member)
+                    assert review is not None
+                    texts.append(review.read().decode("utf-8", errors="replace"))
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        raise AttnclfError(
+            f"{path} is not a readable .tar.gz archive ({first_line(error)}); download it again"
+        ) from None
+    payload = {"version": PARSED_CACHE_VERSION, "texts": texts}
+    try:
+        atomic_write(cache, lambda tmp: _write_gzip_json(tmp, payload))
+    except OSError:
+        pass
+    return texts
+
+
 # --- anyone's labelled text -------------------------------------------------------------------
 
 
