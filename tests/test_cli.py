@@ -108,10 +108,10 @@ def test_help_lists_the_registered_families_with_their_summaries():
     from attnclf.models import all_families
 
     for command in ("train", "compare"):
-        shown = " ".join(run(command, "--help").stdout.split())
+        shown = "".join(run(command, "--help").stdout.split())  # help wraps at hyphens too
         for name, family in all_families().items():
             assert name in shown
-            assert " ".join(family.summary.split()[:3]) in shown
+            assert "".join(family.summary.split()[:3]) in shown
 
 
 # --- bad input: one line, non-zero exit, no traceback ---------------------------------------

@@ -27,6 +27,7 @@ from .folder import (
     read_json,
     write_folder,
 )
+from .keras_text import KerasEncoder, KerasTextRules
 from .models import all_families, get_family
 from .objective import probabilities
 from .runtime import resolve_device
@@ -85,7 +86,7 @@ class TextClassifier:
         self.architecture, self.model, self.vocab = architecture, model, vocab
         self.text_config, self.label_names = text_config, list(label_names)
         self.metadata = metadata or {}
-        self.encoder = Encoder(vocab, text_config)
+        self.encoder = text_encoder(vocab, text_config)
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.model.to(self.device).eval()
         self._has_attention: bool | None = None
@@ -113,7 +114,8 @@ class TextClassifier:
         results: list[Scored | None] = [None] * len(texts)
         if not kept:
             return results
-        data = EncodedTexts.from_sequences([self.vocab.encode(tokenized[i][0]) for i in kept])
+        encode = self.encoder.encode_tokens
+        data = EncodedTexts.from_sequences([encode(tokenized[i][0]) for i in kept])
         self.model.eval()
         for batch in iterate_batches(data, batch_size):
             output = self.model(batch.ids.to(self.device), batch.lengths.to(self.device))
@@ -194,9 +196,10 @@ class TextClassifier:
             )
         family = get_family(architecture)
         try:
-            vocab = Vocab(read_json(path, VOCAB_FILE, CLASSIFIER, "vocabulary"))
-            model = family.build(family.make_config(**config["model"]), None)
+            tokens = read_json(path, VOCAB_FILE, CLASSIFIER, "vocabulary")
             text_config = from_dict(TextConfig, config.get("text", {}))
+            vocab = folder_vocab(tokens, text_config)
+            model = family.build(family.make_config(**config["model"]), None)
             labels = list(config["labels"])
         except (KeyError, TypeError, ValueError) as error:
             raise AttnclfError(
@@ -212,6 +215,22 @@ class TextClassifier:
             return cls(architecture, graph, vocab, text_config, labels, metadata, "cpu")
         load_weights(model, path / WEIGHTS_FILE)
         return cls(architecture, model, vocab, text_config, labels, metadata, device)
+
+
+def text_encoder(vocab: Vocab, config: TextConfig) -> Encoder | KerasEncoder:
+    """What turns a text into the ids a model reads: attnclf's own tokenizer, or the Keras rules
+    of an imported model."""
+    if config.tokenizer == "keras":
+        return KerasEncoder(vocab.tokens, config)
+    return Encoder(vocab, config)
+
+
+def folder_vocab(tokens: list[str], config: TextConfig) -> Vocab:
+    """A folder's vocab.json as a Vocab; an imported Keras model's ids keep Keras' order."""
+    if config.tokenizer == "keras":
+        rules = KerasTextRules(**(config.keras or {}))
+        return Vocab.of_ids(tokens, rules.oov_id if rules.oov_id is not None else 1)
+    return Vocab(tokens)
 
 
 def _numpy(values: torch.Tensor | None) -> Any:

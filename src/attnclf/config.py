@@ -24,6 +24,10 @@ class TextConfig:
     # "head+tail" keeps a quarter of the budget from the start and the rest from the end.
     truncation: Truncation = "tail"
     min_count: int = 1
+    # "keras" for a model brought over by `attnclf import-keras`: its texts become ids by the
+    # rules in `keras` (keras_text.KerasTextRules as a dict), as Keras' Tokenizer made them
+    tokenizer: Literal["attnclf", "keras"] = "attnclf"
+    keras: dict[str, Any] | None = None
 
 
 @dataclass
@@ -68,6 +72,10 @@ class TrainConfig:
     precision: Precision = "auto"
     # Also checkpoint every this many steps (0: only at the end of each epoch).
     checkpoint_every: int = 0
+    # Pretrained word vectors for the embedding layer (GloVe or word2vec file; see
+    # embeddings.py); their width sets the embedding width. The saved model holds them.
+    embeddings: str | None = None
+    freeze_embeddings: bool = False  # keep those vectors as they are
 
 
 T = TypeVar("T")
@@ -109,6 +117,8 @@ def run_configs(
     device: str = "auto",
     precision: str = "auto",
     checkpoint_every: int = 0,
+    embeddings: str | None = None,
+    freeze_embeddings: bool = False,
 ) -> RunConfigs:
     """The configs of a run from the values a user typed, each checked: a value outside its
     choices (which come from the Literal types above) or an impossible one is one line naming
@@ -116,6 +126,8 @@ def run_configs(
     checked_truncation: Truncation = _choice("--truncation", truncation, Truncation)
     checked_schedule: LrSchedule = _choice("--lr-schedule", lr_schedule, LrSchedule)
     checked_precision: Precision = _choice("--precision", precision, Precision)
+    if freeze_embeddings and embeddings is None:
+        raise AttnclfError("--freeze-embeddings needs --embeddings FILE, the vectors to keep")
     if not lr > 0:
         raise AttnclfError(f"--lr {lr} must be above 0; the default is 2e-3")
     return RunConfigs(
@@ -137,6 +149,8 @@ def run_configs(
             device=device,
             precision=checked_precision,
             checkpoint_every=checkpoint_every,
+            embeddings=embeddings,
+            freeze_embeddings=freeze_embeddings,
         ),
     )
 

@@ -4,9 +4,11 @@ one typed metrics record (records.py). Writing it out is report.py's job."""
 
 from __future__ import annotations
 
+import dataclasses
 import platform
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from .data import Dataset, Examples, load_dataset
 from .distributed import barrier
 from .distributed import current as current_world
 from .distributed import start as start_processes
+from .embeddings import Coverage
 from .errors import AttnclfError
 from .evaluate import (
     EVAL_BATCH_SIZE,
@@ -115,12 +118,17 @@ def train_model(
     if world.distributed and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())  # this rank's GPU
     seed_everything(train_config.seed)
+    pretrained = load_pretrained(train_config, data) if train_config.embeddings else None
     config = family.make_config(
         vocab_size=len(data.vocab),
         num_outputs=output_width(len(data.dataset.label_names)),
         pad_id=data.vocab.pad_id,
+        **family.from_text(data.text_config),
+        **(embedding_width(family, pretrained.matrix.shape[1]) if pretrained else {}),
     )
     model = family.build(config, data.vocab)
+    if pretrained is not None:
+        use_pretrained(model, pretrained, train_config.freeze_embeddings)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     checkpoint_dir = out / "checkpoint" if out is not None else None
@@ -166,6 +174,7 @@ def train_model(
             "training": to_dict(train_config),
             "data": data.summary(),
             "metrics": metrics.to_json(with_history=False),
+            **({"embeddings": pretrained.summary()} if pretrained else {}),
         },
         device=device,
     )
@@ -173,6 +182,66 @@ def train_model(
         classifier.save(out)
     barrier()
     return classifier, metrics
+
+
+@dataclass
+class Pretrained:
+    """Word vectors as the vocabulary's embedding matrix."""
+
+    source: str
+    matrix: np.ndarray  # (V, D)
+    coverage: Coverage
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "dim": int(self.matrix.shape[1]),
+            "found": self.coverage.found,
+            "words": self.coverage.words,
+            "token_share": self.coverage.token_share,
+        }
+
+
+def load_pretrained(train_config: TrainConfig, data: PreparedData) -> Pretrained:
+    from .embeddings import embedding_matrix, load_vectors
+
+    assert train_config.embeddings is not None
+    vectors = load_vectors(train_config.embeddings)
+    counts = np.bincount(data.train.ids, minlength=len(data.vocab))  # (V,)
+    matrix, coverage = embedding_matrix(vectors, data.vocab, train_config.seed, counts)
+    if world_is_main():
+        print(f"embeddings {train_config.embeddings}: {coverage.describe()}", file=sys.stderr)
+    return Pretrained(train_config.embeddings, matrix, coverage)
+
+
+def embedding_width(family: Any, width: int) -> dict[str, int]:
+    """The Config field that takes the vectors' width."""
+    fields = {f.name for f in dataclasses.fields(family.config)}
+    for name in ("embedding_dim", "d_model"):
+        if name in fields:
+            return {name: width}
+    raise AttnclfError(
+        f"model {family.name} has no embedding width to set, so it cannot take --embeddings"
+    )
+
+
+def use_pretrained(model: torch.nn.Module, pretrained: Pretrained, freeze: bool) -> None:
+    from .models.outputs import input_embeddings
+
+    layer = input_embeddings(model)
+    weight = getattr(layer, "weight", None)
+    if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != pretrained.matrix.shape:
+        raise AttnclfError(
+            f"the model's embedding layer does not take a {pretrained.matrix.shape} matrix, so "
+            "it cannot start from --embeddings"
+        )
+    with torch.no_grad():
+        weight.copy_(torch.from_numpy(pretrained.matrix))
+    weight.requires_grad_(not freeze)
+
+
+def world_is_main() -> bool:
+    return current_world().is_main
 
 
 def environment() -> dict[str, Any]:
@@ -196,12 +265,15 @@ def compare(
     resume: str | Path | None = None,
     faithfulness_sample: int = 0,
     gallery_sample: int = GALLERY_SAMPLE,
+    model_training: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Comparison:
     """Train every named model on the same data and split, and evaluate each on the test split;
     then, on the same test texts for every model, measure the faithfulness of its explanations
     (`faithfulness_sample` texts, 0: not) and explain `gallery_sample` of them. `resume`, an
-    earlier run's `out`, carries each model on from its checkpoint there."""
+    earlier run's `out`, carries each model on from its checkpoint there. `model_training` gives,
+    per model, TrainConfig fields that replace `train_config`'s for that model (a preset's)."""
     check_model_names(names)
+    own_training = {name: dict(values) for name, values in (model_training or {}).items()}
     if not start_processes(train_config.device).is_main:
         log = _silent  # under torchrun, rank 0 alone speaks
     out = Path(out) if out is not None else None
@@ -223,10 +295,13 @@ def compare(
     for name in names:
         log(f"training {name} on {device}")
         checkpoint = resume / name / "checkpoint" if resume is not None else None
+        own = own_training.get(name)
+        if own:
+            log(f"{name} trains with {', '.join(f'{k}={v}' for k, v in own.items())}")
         classifiers[name], models[name] = train_model(
             name,
             data,
-            train_config,
+            dataclasses.replace(train_config, **own) if own else train_config,
             out / name if out else None,
             progress,
             resume=checkpoint if checkpoint and (checkpoint / MANIFEST).exists() else None,
@@ -241,6 +316,7 @@ def compare(
             data=to_dict(data_config),
             text=to_dict(text_config),
             training=to_dict(train_config),
+            model_training=own_training,
             device=str(device),
             environment=environment(),
         ),

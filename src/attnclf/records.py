@@ -51,6 +51,8 @@ class RunSettings:
     training: dict[str, Any]  # config.TrainConfig
     device: str
     environment: dict[str, Any]  # attnclf, torch, python, machine, threads
+    # per model, the TrainConfig fields it trained with instead of `training`'s (a preset's)
+    model_training: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

@@ -65,6 +65,10 @@ def markdown_report(record: ComparisonRecord) -> str:
         f"{training['lr']}, seed {training['seed']}, device {settings.device}",
         f"- vocabulary {text['vocab_size']}, max length {text['max_len']} tokens "
         f"(truncation: {text['truncation']})",
+        *(
+            f"- {name} trained with {', '.join(f'{k} {v}' for k, v in own.items())} instead"
+            for name, own in settings.model_training.items()
+        ),
         f"- environment: {json.dumps(settings.environment)}",
         f"- wall time of the whole run: {record.wall_seconds:.1f} s",
         "",

@@ -79,6 +79,16 @@ class Vocab:
         return len(self.tokens)
 
     @classmethod
+    def of_ids(cls, tokens: Sequence[str], unk_id: int) -> Vocab:
+        """A vocabulary whose ids were fixed elsewhere (a Keras word index): id 0 is padding,
+        `unk_id` what unknown words become, and the rest need not follow attnclf's order."""
+        vocab = cls.__new__(cls)
+        vocab.tokens = list(tokens)
+        vocab.index = {token: i for i, token in enumerate(vocab.tokens)}
+        vocab.pad_id, vocab.unk_id = 0, unk_id
+        return vocab
+
+    @classmethod
     def build(cls, texts: Iterable[list[str]], size: int, min_count: int = 1) -> Vocab:
         """The `size - 2` most frequent tokens (ties broken alphabetically, so it is stable).
         `<pad>` and `<unk>` in the texts are not added twice: they keep ids 0 and 1."""
@@ -127,6 +137,10 @@ class Encoder:
 
     def encode(self, text: str) -> np.ndarray:
         return self.vocab.encode(self.tokens(text)[0])
+
+    def encode_tokens(self, tokens: Iterable[str]) -> np.ndarray:
+        """Ids of tokens that `tokens()` returned."""
+        return self.vocab.encode(tokens)
 
     def encode_many(self, texts: Iterable[str]) -> list[np.ndarray]:
         return [self.encode(text) for text in texts]

@@ -5,11 +5,14 @@ imported until a command runs, so `attnclf --help` is quick."""
 from __future__ import annotations
 
 from .classify import app
+from .embeddings import embeddings_app
 from .export import export
+from .keras import import_keras
 from .seq2seq import seq2seq_app
 from .serve import serve
 
 app.command()(export)
+app.command("import-keras")(import_keras)
 
 app.add_typer(
     seq2seq_app,
@@ -17,6 +20,7 @@ app.add_typer(
     help="Translation with Bahdanau attention: train, translate (with alignments), evaluate.",
 )
 app.command()(serve)
+app.add_typer(embeddings_app, name="embeddings")
 
 
 def main() -> None:

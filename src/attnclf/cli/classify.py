@@ -53,9 +53,21 @@ def compare(
         Path, typer.Option(help="Folder for metrics.json, report.md, curves.png and the models.")
     ] = Path("runs/compare"),
     models: Annotated[
-        str,
-        typer.Option(help="Comma-separated model families to compare.", metavar=FAMILIES),
-    ] = "self-attention,multihead",
+        str | None,
+        typer.Option(
+            help="Comma-separated model families to compare (default self-attention,multihead, "
+            "or the preset's).",
+            metavar=FAMILIES,
+        ),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="A named recipe: tutorial (the tutorial's two Keras models exactly, trained as "
+            "Keras did with Adam 1e-3, no clipping and no weight averaging, beside attnclf's own "
+            "two)."
+        ),
+    ] = None,
     faithfulness: Annotated[
         int,
         typer.Option(min=0, help="Test texts for the faithfulness table in report.md (0: none)."),
@@ -74,11 +86,15 @@ def compare(
     """Train the named models on the same data and split, and print them side by side."""
     from ..distributed import current as current_world
     from ..experiment import compare as run_compare
+    from ..presets import get_preset
     from ..report import comparison_table, write_comparison
 
     with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint.parent.parent):
         data_config, text_config, train_config = options.configs()
-        names = parse_families(models)
+        chosen = get_preset(preset) if preset is not None else None
+        names = parse_families(
+            models or (",".join(chosen.models) if chosen else "self-attention,multihead")
+        )
         log = echo_to_stderr(quiet)
         comparison = run_compare(
             names,
@@ -90,6 +106,7 @@ def compare(
             log=log,
             resume=resume,
             faithfulness_sample=faithfulness,
+            model_training=chosen.training if chosen else None,
         )
         record = comparison.record
         if not current_world().is_main:

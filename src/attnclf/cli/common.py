@@ -204,6 +204,20 @@ class TrainingOptions:
             help="Also save a checkpoint every N steps (one is always saved after each epoch).",
         ),
     ] = 0
+    embeddings: Annotated[
+        str | None,
+        typer.Option(
+            help="Start the embedding layer from these word vectors (GloVe .txt, word2vec text "
+            "or binary, e.g. from `attnclf embeddings train`); their width sets the embedding "
+            "width. The saved model keeps them: loading it needs no vectors file.",
+        ),
+    ] = None
+    freeze_embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--freeze-embeddings", help="Keep the --embeddings vectors fixed while training."
+        ),
+    ] = False
 
     def configs(self) -> RunConfigs:
         """The data, text and training configs, checked (one-line errors); bf16 asked for on

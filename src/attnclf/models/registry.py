@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 # Every family's Config has these fields: the experiment fills them from the data.
 DATA_FIELDS = ("vocab_size", "num_outputs", "pad_id")
+# A Config may have these too; the experiment then fills them from the text settings (a model
+# of fixed width reads --max-len).
+TEXT_FIELDS = ("max_len",)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,11 @@ class Family:
     # (config, mean real tokens per text) -> forward FLOPs of one text by part ("total"
     # included; a multiply-add is 2); None: the benchmark measures them with PyTorch's counter
     forward_flops: Callable[[Any, float], dict[str, float]] | None = None
+
+    def from_text(self, text_config: Any) -> dict[str, Any]:
+        """The TEXT_FIELDS this family's Config has, from a config.TextConfig."""
+        fields = _field_names(self.config)
+        return {name: getattr(text_config, name) for name in TEXT_FIELDS if name in fields}
 
     def make_config(self, **values: Any) -> Any:
         """The Config from keyword values; an unknown key is an error that names the known."""

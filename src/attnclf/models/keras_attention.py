@@ -1,0 +1,509 @@
+"""The tutorial's own attention layers, ported exactly: keras-self-attention 0.51.0's
+`SeqSelfAttention` and keras-multi-head 0.29.0's `MultiHeadAttention` used as self-attention on
+one input. Usable on their own (imports only torch); weights map one-to-one from a Keras model.
+
+Notation: B batch, T tokens, F features, U units, nh heads, hs = F / nh.
+
+SeqSelfAttention (additive form after Zheng et al. 2018, arXiv:1806.01264):
+
+    additive:        h_{t,t'} = tanh(x_t W_t + x_{t'} W_x + b_h)        # (B, T, T, U)
+                     e_{t,t'} = h_{t,t'} W_a + b_a                      # (B, T, T)
+    multiplicative:  e_{t,t'} = x_t W_a x_{t'}^T + b_a                  # (B, T, T)
+    e <- activation(e)                 (Keras' None is `linear`: the identity)
+    a_t = softmax_{t'}(e_{t,t'})  over the allowed keys t'
+    l_t = sum_{t'} a_{t,t'} x_{t'}                                       # (B, T, F)
+
+  With `attention_width = w`, query t may attend to keys t' in [lo_t, lo_t + w) where
+  lo_t = t - w // 2 (centred; an even w reaches one step further into the past than into the
+  future, e.g. w = 4 covers t-2 .. t+1) or lo_t = t - (w - 1) with `history_only` (causal,
+  t-w+1 .. t). `history_only` without a width sets w = 10**9, as the library does.
+  Attention regulariser (library `_attention_regularizer`, added as a Keras loss):
+
+    R = weight * sum_b ||A_b A_b^T - I||_F^2 / B        (squared Frobenius norm, summed)
+
+MultiHeadSelfAttention (Vaswani et al. 2017, keras-multi-head's variant):
+
+    Q = act(x W_q + b_q), K = act(x W_k + b_k), V = act(x W_v + b_v)     # (B, T, F)
+    split F into nh contiguous blocks of hs:  Q_h = Q[..., h*hs:(h+1)*hs]  # (B, nh, T, hs)
+    A_h = softmax(Q_h K_h^T / sqrt(hs))                                  # (B, nh, T, T)
+    y = act(concat_h(A_h V_h) W_o + b_o)                                 # (B, T, F)
+
+  with act = relu by default (the activation is applied to the output projection too) and
+  `history_only` keeping keys t' <= t.
+
+Masks are boolean (B, T), True at real tokens. `mask=None` means no padding mask at all, which
+is what the tutorial computes (its Embedding has no mask_zero). With a mask, `mask_mode` picks:
+
+- "correct" (default): masked scores get the dtype's minimum; padding keys get weight exactly
+  0, rows of real tokens sum to 1 over the real tokens, rows of padded queries are all zero.
+- "keras": bit for bit what the libraries compute when Keras passes a mask: scores are lowered
+  by 10000 (not removed). SeqSelfAttention lowers only pairs where query AND key are padding
+  (keras-self-attention issue #41), so real tokens still attend to padding keys, and padded
+  queries attend to the real tokens. MultiHeadAttention lowers every padding key (they get
+  exp(-10000) = 0 in float32) but padded queries keep full rows over the real tokens.
+  The attention window and `history_only` are lowered by 10000 the same way in this mode.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MaskMode = Literal["correct", "keras"]
+MASK_MODES = ("correct", "keras")
+
+# Keras lowers scores it masks by this constant instead of removing them; "keras" mode keeps it.
+KERAS_MASK_PENALTY = 10000.0
+
+# Keras 2.15's activations by the names its configs store them under (`keras.activations`).
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "linear": lambda x: x,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "elu": F.elu,
+    "selu": F.selu,
+    "softplus": F.softplus,
+    "softsign": F.softsign,
+    "exponential": torch.exp,
+    "hard_sigmoid": lambda x: torch.clamp(0.2 * x + 0.5, 0.0, 1.0),  # Keras 2's, not PyTorch's
+    "swish": F.silu,
+    "silu": F.silu,
+    "gelu": F.gelu,  # Keras' default is the exact (erf) form, as PyTorch's
+    "softmax": lambda x: torch.softmax(x, dim=-1),
+}
+
+
+class KerasWeight(NamedTuple):
+    """One Keras weight of a layer, in the order Keras stores them.
+
+    `keras_name` is the name the layer gives `add_weight` (in an .h5 file the weight is listed
+    as `<layer>/<keras_name>:0` in the layer group's `weight_names`); `param` is the torch
+    parameter it goes to; `shape` is the Keras shape, which the torch parameter shares, so
+    `transpose` is always False here (kept so importers can treat every layer alike)."""
+
+    keras_name: str
+    param: str
+    shape: tuple[int, ...]
+    transpose: bool = False
+
+
+def activation_name(activation: str | Mapping[str, Any] | None) -> str:
+    """A Keras activation as its config stores it (None, a name, or a serialised dict) ->
+    a key of ACTIVATIONS."""
+    if activation is None:
+        return "linear"
+    if isinstance(activation, Mapping):
+        inner = activation.get("config", {})
+        name = inner.get("name") if isinstance(inner, Mapping) else None
+        activation = name or activation.get("class_name")
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(
+            f"unsupported Keras activation {activation!r}; use one of {sorted(ACTIVATIONS)}"
+        )
+    return activation
+
+
+def glorot_normal_(weight: torch.Tensor) -> torch.Tensor:
+    """Keras' `glorot_normal` on a Keras-shaped (fan_in, fan_out) kernel: a normal truncated at
+    two standard deviations, std = sqrt(2 / (fan_in + fan_out)) / 0.8796 (the correction makes
+    the truncated distribution's std the Glorot one)."""
+    fan_in, fan_out = weight.shape[0], weight.shape[1]
+    std = math.sqrt(2.0 / (fan_in + fan_out)) / 0.87962566103423978
+    return nn.init.trunc_normal_(weight, 0.0, std, -2.0 * std, 2.0 * std)
+
+
+def _check_mask_mode(mask_mode: str) -> None:
+    if mask_mode not in MASK_MODES:
+        raise ValueError(f"mask_mode must be one of {MASK_MODES}, got {mask_mode!r}")
+
+
+def _keras_softmax(scores: torch.Tensor) -> torch.Tensor:
+    """The libraries' own softmax: exp(e - max) / sum, over the last axis."""
+    scores = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
+    return scores / scores.sum(dim=-1, keepdim=True)
+
+
+def _correct_softmax(
+    scores: torch.Tensor, allowed: torch.Tensor | None, query_mask: torch.Tensor | None
+) -> torch.Tensor:
+    """Softmax over allowed keys (weight exactly 0 elsewhere); padded query rows all zero."""
+    if allowed is not None:
+        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+    weights = torch.softmax(scores, dim=-1)
+    if allowed is not None:
+        weights = weights * allowed  # a row with no allowed key is zero, not uniform
+    if query_mask is not None:
+        weights = weights * query_mask[..., :, None]
+    return weights
+
+
+def _check_input(x: torch.Tensor, features: int, mask: torch.Tensor | None) -> None:
+    if x.dim() != 3 or x.shape[-1] != features:
+        raise ValueError(f"expected x of shape (B, T, {features}), got {tuple(x.shape)}")
+    if mask is not None and (mask.dtype != torch.bool or mask.shape != x.shape[:2]):
+        raise ValueError(
+            f"expected a bool mask of shape {tuple(x.shape[:2])} (True at real tokens), "
+            f"got {mask.dtype} {tuple(mask.shape)}"
+        )
+
+
+class SeqSelfAttention(nn.Module):
+    """keras-self-attention 0.51.0 `SeqSelfAttention` (see the module docstring for the maths).
+
+    Parameters carry the Keras names and shapes: additive `Wt (F, U)`, `Wx (F, U)`,
+    `bh (U,)`, `Wa (U, 1)`, `ba (1,)`; multiplicative `Wa (F, F)`, `ba (1,)`. A bias that is
+    switched off is `None`."""
+
+    def __init__(
+        self,
+        features: int,
+        units: int = 32,
+        attention_type: Literal["additive", "multiplicative"] = "additive",
+        attention_width: int | None = None,
+        history_only: bool = False,
+        use_additive_bias: bool = True,
+        use_attention_bias: bool = True,
+        attention_activation: str | None = None,
+        attention_regularizer_weight: float = 0.0,
+        mask_mode: MaskMode = "correct",
+    ) -> None:
+        super().__init__()
+        if features < 1 or units < 1:
+            raise ValueError(f"features and units must be >= 1, got {features} and {units}")
+        if attention_type not in ("additive", "multiplicative"):
+            raise ValueError(
+                f"attention_type must be 'additive' or 'multiplicative', got {attention_type!r}"
+            )
+        if attention_width is not None and attention_width < 1:
+            raise ValueError(f"attention_width must be None or >= 1, got {attention_width}")
+        if attention_regularizer_weight < 0:
+            raise ValueError(
+                f"attention_regularizer_weight must be >= 0, got {attention_regularizer_weight}"
+            )
+        _check_mask_mode(mask_mode)
+        self.features = features
+        self.units = units
+        self.attention_type = attention_type
+        if history_only and attention_width is None:
+            attention_width = 10**9  # what the library stores in its config, too
+        self.attention_width = attention_width
+        self.history_only = history_only
+        self.use_additive_bias = use_additive_bias
+        self.use_attention_bias = use_attention_bias
+        self.attention_activation = activation_name(attention_activation)
+        self.attention_regularizer_weight = float(attention_regularizer_weight)
+        self.mask_mode: MaskMode = mask_mode
+
+        self.Wt: nn.Parameter | None = None
+        self.Wx: nn.Parameter | None = None
+        self.bh: nn.Parameter | None = None
+        if attention_type == "additive":
+            self.Wt = nn.Parameter(torch.empty(features, units))
+            self.Wx = nn.Parameter(torch.empty(features, units))
+            if use_additive_bias:
+                self.bh = nn.Parameter(torch.empty(units))
+            self.Wa = nn.Parameter(torch.empty(units, 1))
+        else:
+            self.Wa = nn.Parameter(torch.empty(features, features))
+        self.ba: nn.Parameter | None = nn.Parameter(torch.empty(1)) if use_attention_bias else None
+        self.reset_parameters()
+
+    @classmethod
+    def from_keras_config(
+        cls, config: Mapping[str, Any], features: int, mask_mode: MaskMode = "correct"
+    ) -> SeqSelfAttention:
+        """Build from the layer's Keras `get_config()` dict (as an .h5 model_config holds it)."""
+        return cls(
+            features,
+            units=int(config.get("units", 32)),
+            attention_type=config.get("attention_type", "additive"),
+            attention_width=config.get("attention_width"),
+            history_only=bool(config.get("history_only", False)),
+            use_additive_bias=bool(config.get("use_additive_bias", True)),
+            use_attention_bias=bool(config.get("use_attention_bias", True)),
+            attention_activation=activation_name(config.get("attention_activation")),
+            attention_regularizer_weight=float(config.get("attention_regularizer_weight", 0.0)),
+            mask_mode=mask_mode,
+        )
+
+    def reset_parameters(self) -> None:
+        """The library's initialisers: glorot_normal kernels, zero biases."""
+        for name, param in self.named_parameters():
+            if name.startswith("W"):
+                glorot_normal_(param.data)
+            else:
+                nn.init.zeros_(param.data)
+
+    def keras_weight_order(self, layer_name: str = "seq_self_attention") -> list[KerasWeight]:
+        """This config's Keras weights in the order the layer creates (and an .h5 stores) them:
+        additive Wt, Wx, [bh], Wa, [ba] (names `<layer>_Add_*`); multiplicative Wa, [ba]
+        (names `<layer>_Mul_*`). No transposes: the torch parameters keep the Keras shapes."""
+        F_, U = self.features, self.units
+        if self.attention_type == "additive":
+            spec: list[tuple[str, tuple[int, ...], bool]] = [
+                ("Wt", (F_, U), True),
+                ("Wx", (F_, U), True),
+                ("bh", (U,), self.use_additive_bias),
+                ("Wa", (U, 1), True),
+                ("ba", (1,), self.use_attention_bias),
+            ]
+            tag = "Add"
+        else:
+            spec = [("Wa", (F_, F_), True), ("ba", (1,), self.use_attention_bias)]
+            tag = "Mul"
+        return [
+            KerasWeight(f"{layer_name}_{tag}_{name}", name, shape)
+            for name, shape, present in spec
+            if present
+        ]
+
+    def window(self, length: int, device: torch.device | None = None) -> torch.Tensor | None:
+        """(T, T) bool, True where query t may see key t' under `attention_width`, computed as
+        the library does (lower = t - w // 2, or t - (w - 1) when history_only; upper = lower
+        + w); None without a width."""
+        if self.attention_width is None:
+            return None
+        positions = torch.arange(length, device=device)
+        width = self.attention_width
+        lower = positions - (width - 1 if self.history_only else width // 2)
+        lower = lower[:, None]  # (T, 1)
+        upper = lower + width
+        return (lower <= positions[None, :]) & (positions[None, :] < upper)  # (T, T)
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        """e_{t,t'} after the attention activation, before any window or mask."""
+        if self.attention_type == "additive":
+            assert self.Wt is not None and self.Wx is not None
+            q = (x @ self.Wt).unsqueeze(2)  # (B, T, 1, U)
+            k = (x @ self.Wx).unsqueeze(1)  # (B, 1, T, U)
+            h = q + k  # (B, T, T, U)
+            if self.bh is not None:
+                h = h + self.bh
+            h = torch.tanh(h)
+            e = h @ self.Wa  # (B, T, T, 1)
+            if self.ba is not None:
+                e = e + self.ba
+            e = e.squeeze(-1)  # (B, T, T)
+        else:
+            e = (x @ self.Wa) @ x.transpose(1, 2)  # (B, T, T)
+            if self.ba is not None:
+                e = e + self.ba[0]
+        return ACTIVATIONS[self.attention_activation](e)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, F), mask (B, T) bool or None -> (output (B, T, F), attention (B, T, T))."""
+        _check_input(x, self.features, mask)
+        e = self.scores(x)  # (B, T, T)
+        window = self.window(x.shape[1], x.device)  # (T, T) or None
+        if self.mask_mode == "keras":
+            if window is not None:
+                e = e - KERAS_MASK_PENALTY * (~window).to(e.dtype)
+            if mask is not None:
+                pad = (~mask).to(e.dtype)[:, :, None]  # (B, T, 1)
+                e = e - KERAS_MASK_PENALTY * (pad * pad.transpose(1, 2))  # only pad-pad pairs
+            a = _keras_softmax(e)  # (B, T, T)
+        else:
+            allowed = window[None] if window is not None else None  # (1, T, T)
+            if mask is not None:
+                keys = mask[:, None, :]  # (B, 1, T)
+                allowed = keys if allowed is None else allowed & keys  # (B, T, T)
+            a = _correct_softmax(e, allowed, mask)  # (B, T, T)
+        return a @ x, a  # (B, T, F), (B, T, T)
+
+    def regularizer(
+        self, attention: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """weight * sum_b ||A_b A_b^T - I||_F^2 / B, a scalar.
+
+        With `mask=None` this is the library's value exactly: it never looks at the mask, so
+        padded positions count too (in "correct" mode a padded row adds (0 - 1)^2 on its
+        diagonal). With a mask, only pairs of real tokens (t, t') are summed."""
+        batch, length = attention.shape[0], attention.shape[-1]
+        eye = torch.eye(length, dtype=attention.dtype, device=attention.device)
+        gram = attention @ attention.transpose(1, 2)  # (B, T, T)
+        squared = (gram - eye).square()  # (B, T, T)
+        if mask is not None:
+            squared = squared * (mask[:, :, None] & mask[:, None, :])
+        return self.attention_regularizer_weight * squared.sum() / batch
+
+    def extra_repr(self) -> str:
+        return (
+            f"features={self.features}, units={self.units}, "
+            f"attention_type={self.attention_type!r}, attention_width={self.attention_width}, "
+            f"history_only={self.history_only}, "
+            f"attention_activation={self.attention_activation!r}, mask_mode={self.mask_mode!r}"
+        )
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """keras-multi-head 0.29.0 `MultiHeadAttention(head_num)` called on one input (self-attention;
+    see the module docstring for the maths).
+
+    Parameters carry the Keras names and shapes: `Wq, Wk, Wv, Wo (F, F)` and, with `use_bias`,
+    `bq, bk, bv, bo (F,)`; without it the biases are `None`."""
+
+    Wq: nn.Parameter
+    Wk: nn.Parameter
+    Wv: nn.Parameter
+    Wo: nn.Parameter
+    bq: nn.Parameter | None
+    bk: nn.Parameter | None
+    bv: nn.Parameter | None
+    bo: nn.Parameter | None
+
+    def __init__(
+        self,
+        features: int,
+        head_num: int,
+        activation: str | None = "relu",
+        use_bias: bool = True,
+        history_only: bool = False,
+        mask_mode: MaskMode = "correct",
+    ) -> None:
+        super().__init__()
+        if features < 1 or head_num < 1:
+            raise ValueError(f"features and head_num must be >= 1, got {features}, {head_num}")
+        if features % head_num != 0:
+            # the library raises IndexError('Invalid head number ...') in build()
+            raise ValueError(
+                f"features ({features}) must be divisible by head_num ({head_num}); "
+                f"pick a head count that divides the input width"
+            )
+        _check_mask_mode(mask_mode)
+        self.features = features
+        self.head_num = head_num
+        self.head_size = features // head_num
+        self.activation = activation_name(activation)
+        self.use_bias = use_bias
+        self.history_only = history_only
+        self.mask_mode: MaskMode = mask_mode
+        for name in ("q", "k", "v", "o"):
+            setattr(self, f"W{name}", nn.Parameter(torch.empty(features, features)))
+            bias = nn.Parameter(torch.empty(features)) if use_bias else None
+            setattr(self, f"b{name}", bias)
+        self.reset_parameters()
+
+    @classmethod
+    def from_keras_config(
+        cls, config: Mapping[str, Any], features: int, mask_mode: MaskMode = "correct"
+    ) -> MultiHeadSelfAttention:
+        """Build from the layer's Keras `get_config()` dict (as an .h5 model_config holds it)."""
+        return cls(
+            features,
+            head_num=int(config["head_num"]),
+            activation=activation_name(config.get("activation", "relu")),
+            use_bias=bool(config.get("use_bias", True)),
+            history_only=bool(config.get("history_only", False)),
+            mask_mode=mask_mode,
+        )
+
+    def reset_parameters(self) -> None:
+        """The library's initialisers: glorot_normal kernels, zero biases."""
+        for name, param in self.named_parameters():
+            if name.startswith("W"):
+                glorot_normal_(param.data)
+            else:
+                nn.init.zeros_(param.data)
+
+    def keras_weight_order(self, layer_name: str = "multi_head_attention") -> list[KerasWeight]:
+        """This config's Keras weights in the order the layer creates (and an .h5 stores) them:
+        Wq, [bq], Wk, [bk], Wv, [bv], Wo, [bo] (kernels and biases interleaved), named
+        `<layer>_Wq` etc. No transposes: the torch parameters keep the Keras shapes."""
+        order: list[KerasWeight] = []
+        for name in ("q", "k", "v", "o"):
+            order.append(KerasWeight(f"{layer_name}_W{name}", f"W{name}", (self.features,) * 2))
+            if self.use_bias:
+                order.append(KerasWeight(f"{layer_name}_b{name}", f"b{name}", (self.features,)))
+        return order
+
+    def _project(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        y = x @ getattr(self, f"W{name}")  # (B, T, F)
+        bias = getattr(self, f"b{name}")
+        if bias is not None:
+            y = y + bias
+        return ACTIVATIONS[self.activation](y)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = x.shape
+        x = x.view(batch, length, self.head_num, self.head_size)  # (B, T, nh, hs)
+        return x.transpose(1, 2)  # (B, nh, T, hs)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, F), mask (B, T) bool or None -> (output (B, T, F), attention (B, nh, T, T)).
+
+        (The library's own `layer.attention` is laid out (B, T, nh, T).)"""
+        _check_input(x, self.features, mask)
+        batch, length, _ = x.shape
+        q = self._split(self._project(x, "q"))  # (B, nh, T, hs)
+        k = self._split(self._project(x, "k"))  # (B, nh, T, hs)
+        v = self._split(self._project(x, "v"))  # (B, nh, T, hs)
+        e = q @ k.transpose(-1, -2) / math.sqrt(self.head_size)  # (B, nh, T, T)
+        causal = None
+        if self.history_only:
+            positions = torch.arange(length, device=x.device)
+            causal = positions[None, :] <= positions[:, None]  # (T, T)
+        if self.mask_mode == "keras":
+            if causal is not None:
+                e = e - KERAS_MASK_PENALTY * (~causal).to(e.dtype)
+            if mask is not None:
+                e = e - KERAS_MASK_PENALTY * (~mask).to(e.dtype)[:, None, None, :]  # keys only
+            a = _keras_softmax(e)  # (B, nh, T, T)
+        else:
+            allowed = causal[None, None] if causal is not None else None  # (1, 1, T, T)
+            if mask is not None:
+                keys = mask[:, None, None, :]  # (B, 1, 1, T)
+                allowed = keys if allowed is None else allowed & keys  # (B, 1, T, T)
+            query_mask = mask[:, None, :] if mask is not None else None  # (B, 1, T)
+            a = _correct_softmax(e, allowed, query_mask)  # (B, nh, T, T)
+        y = (a @ v).transpose(1, 2).reshape(batch, length, self.features)  # (B, T, F)
+        y = y @ self.Wo
+        if self.bo is not None:
+            y = y + self.bo
+        return ACTIVATIONS[self.activation](y), a  # (B, T, F), (B, nh, T, T)
+
+    def extra_repr(self) -> str:
+        return (
+            f"features={self.features}, head_num={self.head_num}, "
+            f"activation={self.activation!r}, use_bias={self.use_bias}, "
+            f"history_only={self.history_only}, mask_mode={self.mask_mode!r}"
+        )
+
+
+def load_keras_weights(
+    layer: SeqSelfAttention | MultiHeadSelfAttention,
+    arrays: Sequence[Any],
+    layer_name: str | None = None,
+) -> None:
+    """Copy a Keras layer's weights (`layer.get_weights()`, or an .h5 layer group's datasets in
+    its `weight_names` order: numpy arrays) into `layer`, one-to-one by `keras_weight_order()`.
+    Raises ValueError when the count or a shape does not match this config."""
+    order = (
+        layer.keras_weight_order() if layer_name is None else layer.keras_weight_order(layer_name)
+    )
+    if len(arrays) != len(order):
+        raise ValueError(
+            f"expected {len(order)} Keras weights ({', '.join(w.keras_name for w in order)}), "
+            f"got {len(arrays)}: check the layer config (biases, attention type)"
+        )
+    with torch.no_grad():
+        for spec, array in zip(order, arrays, strict=True):
+            value = torch.as_tensor(array)
+            if spec.transpose:
+                value = value.T
+            if tuple(value.shape) != spec.shape:
+                raise ValueError(
+                    f"Keras weight {spec.keras_name} has shape {tuple(value.shape)}, "
+                    f"expected {spec.shape}"
+                )
+            param = getattr(layer, spec.param)
+            param.copy_(value.to(dtype=param.dtype, device=param.device))
