@@ -132,12 +132,14 @@ def _keras_softmax(scores: torch.Tensor) -> torch.Tensor:
 def _correct_softmax(
     scores: torch.Tensor, allowed: torch.Tensor | None, query_mask: torch.Tensor | None
 ) -> torch.Tensor:
-    """Softmax over allowed keys (weight exactly 0 elsewhere); padded query rows all zero."""
+    """Softmax over allowed keys (weight exactly 0 elsewhere); padded query rows all zero.
+
+    Every real query row has an allowed key, itself (a window always holds its own position),
+    so exp(min - max) makes the others exactly 0 and only padded rows, which may have none,
+    need zeroing: the query mask does that."""
     if allowed is not None:
         scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
     weights = torch.softmax(scores, dim=-1)
-    if allowed is not None:
-        weights = weights * allowed  # a row with no allowed key is zero, not uniform
     if query_mask is not None:
         weights = weights * query_mask[..., :, None]
     return weights
@@ -151,6 +153,71 @@ def _check_input(x: torch.Tensor, features: int, mask: torch.Tensor | None) -> N
             f"expected a bool mask of shape {tuple(x.shape[:2])} (True at real tokens), "
             f"got {mask.dtype} {tuple(mask.shape)}"
         )
+
+
+# Elements of one block of the (B, T, T, U) additive-score tensor: a few MB, so the block's
+# passes stay in cache instead of streaming ~650 MB (B 128, T 200, U 32) through memory.
+ADDITIVE_BLOCK_ELEMENTS = 1 << 21
+
+
+def additive_scores(
+    q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor, w: torch.Tensor
+) -> torch.Tensor:
+    """e_{t,t'} = tanh(q_t + k_{t'} + b) . w for q, k (B, T, U), b, w (U,): (B, T, T).
+
+    Computed a block of query rows at a time, forward and backward (which recomputes each
+    block's tanh), so the (B, T, T, U) tensor is never held whole: the same function as the
+    one-line broadcast, in less memory and time."""
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return torch.tanh(q[:, :, None] + k[:, None] + bias) @ w  # one graph op per step
+    return _AdditiveScores.apply(q, k, bias, w)
+
+
+def _tanh_(x: torch.Tensor) -> torch.Tensor:
+    """tanh in place as 2 sigmoid(2x) - 1: on an AVX2 CPU PyTorch's sigmoid ran 2.4x faster
+    than its tanh (1,004 against 416 M elements/s, 2 threads), within 2e-7 of it."""
+    return x.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
+
+
+def _rows_per_block(q: torch.Tensor) -> int:
+    batch, length, units = q.shape
+    return max(1, min(length, ADDITIVE_BLOCK_ELEMENTS // max(1, batch * length * units)))
+
+
+class _AdditiveScores(torch.autograd.Function):
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor, w: torch.Tensor
+    ) -> torch.Tensor:
+        batch, length, units = q.shape
+        keys = (k + bias)[:, None]  # (B, 1, T, U)
+        e = q.new_empty(batch, length, k.shape[1])  # (B, T, T)
+        step = _rows_per_block(q)
+        for start in range(0, length, step):
+            h = _tanh_(q[:, start : start + step, None] + keys)  # (B, c, T, U)
+            e[:, start : start + step] = h @ w  # (B, c, T)
+        ctx.save_for_backward(q, keys, w)
+        return e
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: Any, grad: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        q, keys, w = ctx.saved_tensors
+        grad = grad.contiguous()
+        dq = torch.empty_like(q)  # (B, T, U)
+        dk = torch.zeros_like(keys[:, 0])  # (B, T, U)
+        dw = torch.zeros_like(w)  # (U,)
+        step = _rows_per_block(q)
+        for start in range(0, q.shape[1], step):
+            h = _tanh_(q[:, start : start + step, None] + keys)  # (B, c, T, U)
+            g = grad[:, start : start + step, :, None]  # (B, c, T, 1)
+            dw += (h * g).sum(dim=(0, 1, 2))
+            # d pre-activation = g w (1 - h^2), in place in h
+            h.mul_(h).neg_().add_(1.0).mul_(g).mul_(w)
+            dq[:, start : start + step] = h.sum(dim=2)
+            dk += h.sum(dim=1)
+        return dq, dk, dk.sum(dim=(0, 1)), dw
 
 
 class SeqSelfAttention(nn.Module):
@@ -280,16 +347,12 @@ class SeqSelfAttention(nn.Module):
         """e_{t,t'} after the attention activation, before any window or mask."""
         if self.attention_type == "additive":
             assert self.Wt is not None and self.Wx is not None
-            q = (x @ self.Wt).unsqueeze(2)  # (B, T, 1, U)
-            k = (x @ self.Wx).unsqueeze(1)  # (B, 1, T, U)
-            h = q + k  # (B, T, T, U)
-            if self.bh is not None:
-                h = h + self.bh
-            h = torch.tanh(h)
-            e = h @ self.Wa  # (B, T, T, 1)
+            q = x @ self.Wt  # (B, T, U)
+            k = x @ self.Wx  # (B, T, U)
+            bias = self.bh if self.bh is not None else q.new_zeros(self.units)
+            e = additive_scores(q, k, bias, self.Wa[:, 0])  # (B, T, T)
             if self.ba is not None:
                 e = e + self.ba
-            e = e.squeeze(-1)  # (B, T, T)
         else:
             e = (x @ self.Wa) @ x.transpose(1, 2)  # (B, T, T)
             if self.ba is not None:
@@ -447,7 +510,7 @@ class MultiHeadSelfAttention(nn.Module):
         q = self._split(self._project(x, "q"))  # (B, nh, T, hs)
         k = self._split(self._project(x, "k"))  # (B, nh, T, hs)
         v = self._split(self._project(x, "v"))  # (B, nh, T, hs)
-        e = q @ k.transpose(-1, -2) / math.sqrt(self.head_size)  # (B, nh, T, T)
+        e = (q / math.sqrt(self.head_size)) @ k.transpose(-1, -2)  # (B, nh, T, T)
         causal = None
         if self.history_only:
             positions = torch.arange(length, device=x.device)

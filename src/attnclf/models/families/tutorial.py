@@ -23,7 +23,8 @@ fixed width `max_len`, their padding on the `padding` side ("post", or Keras' de
   libraries do.
 
 Per-token weights for the views: the attention a token receives, averaged over the real query
-rows (and heads) and scaled to sum to 1 over real tokens.
+rows (and heads) and scaled to sum to 1 over real tokens. In training mode the model returns
+its logits (and the attention regulariser) only: the training loop reads nothing else.
 """
 
 from __future__ import annotations
@@ -175,13 +176,21 @@ class TutorialClassifier(Classifier):
         if config.masking == "correct":
             sequence = sequence * mask[..., None]
         logits = self.output_layer(sequence.flatten(1))  # (B, C)
+        auxiliary = None
+        if isinstance(self.attention, SeqSelfAttention) and config.attention_regularizer_weight:
+            auxiliary = self.attention.regularizer(matrix, attention_mask)
+        if self.training:  # the training loop reads the logits alone: the views cost ~40%
+            return ClassifierOutput(logits, auxiliary_loss=auxiliary)
         if matrix.dim() == 3:
             matrix = matrix[:, None]  # (B, 1, L, L)
         # the matrix at the texts' own positions: (B, nh, T, T), zero where either is padding
         heads = matrix.shape[1]
-        index = token_positions(lengths, width, config.max_len, config.padding)  # (B, T)
-        rows = matrix.gather(2, index[:, None, :, None].expand(-1, heads, -1, config.max_len))
-        token_matrix = rows.gather(3, index[:, None, None, :].expand(-1, heads, width, -1))
+        if config.padding == "post":
+            token_matrix = matrix[:, :, :width, :width]
+        else:
+            index = token_positions(lengths, width, config.max_len, config.padding)  # (B, T)
+            rows = matrix.gather(2, index[:, None, :, None].expand(-1, heads, -1, config.max_len))
+            token_matrix = rows.gather(3, index[:, None, None, :].expand(-1, heads, width, -1))
         token_matrix = token_matrix * (real[:, None, :, None] & real[:, None, None, :])
         received = token_matrix.sum(dim=2) / lengths[:, None, None]  # (B, nh, T)
         received = received / received.sum(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -189,9 +198,6 @@ class TutorialClassifier(Classifier):
             extra = given - width
             token_matrix = nn.functional.pad(token_matrix, (0, extra, 0, extra))
             received = nn.functional.pad(received, (0, extra))
-        auxiliary = None
-        if isinstance(self.attention, SeqSelfAttention) and config.attention_regularizer_weight:
-            auxiliary = self.attention.regularizer(matrix[:, 0], attention_mask)
         return ClassifierOutput(
             logits,
             attention=received.mean(dim=1),
