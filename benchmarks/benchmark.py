@@ -14,6 +14,7 @@ environment (/tmp/keras-seed-venv) in a subprocess.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -38,6 +39,7 @@ from attnclf.errors import AttnclfError
 from attnclf.evaluate import EVAL_BATCH_SIZE
 from attnclf.experiment import PreparedData, check_model_names, train_model
 from attnclf.models import get_family
+from attnclf.presets import PRESETS
 from attnclf.text import Encoder, build_and_encode
 
 REPO = Path(__file__).resolve().parent.parent
@@ -407,7 +409,24 @@ def run_timed(command: list[str], echo: bool) -> tuple[int, list[str], dict, flo
     return code, lines, time_v_fields(stderr) if timer else {}, wall, stderr
 
 
-def run_keras(data_path: Path, names: list[str], epochs: int, limit: int | None) -> dict | None:
+# attnclf's models and the Keras model each stands beside: the tutorial families are the same
+# architecture as the Keras ones; attnclf's own two are what it offers in their place.
+TUTORIAL_TRAINING = PRESETS["tutorial"].training
+KERAS_COUNTERPART = {
+    "self-attention": "self-attention",
+    "multihead": "multihead",
+    "tutorial-self-attention": "self-attention",
+    "tutorial-multihead": "multihead",
+}
+
+
+def run_keras(
+    data_path: Path,
+    names: list[str],
+    epochs: int,
+    limit: int | None,
+    save: Path | None = None,
+) -> dict | None:
     python = keras_python()
     if python is None:
         return None
@@ -419,9 +438,10 @@ def run_keras(data_path: Path, names: list[str], epochs: int, limit: int | None)
     if code != 0:
         print(f"keras: prepare.py failed ({stderr.strip().splitlines()[-1:]}); continuing")
         return None
+    wrapper = [str(REPO / "tools" / "keras_seed_saved.py"), str(save)] if save else []
     command = [
         str(python),
-        str(KERAS_DIR / "keras_seed.py"),
+        *(wrapper or [str(KERAS_DIR / "keras_seed.py")]),
         str(npz),
         *names,
         "--epochs",
@@ -564,7 +584,7 @@ def report(result: dict) -> str:
         ]
         rows = []
         for name, m in result["models"].items():
-            k = keras["models"].get(name)
+            k = keras["models"].get(KERAS_COUNTERPART.get(name, name))
             if not k:
                 continue
 
@@ -668,6 +688,13 @@ def main(argv: list[str] | None = None) -> int:
         help="avx2: run everything (attnclf and the Keras stack) with oneDNN, ATen and MKL "
         "limited to AVX2, as on a CPU without AVX512 or native bf16 (%(default)s: the CPU's own)",
     )
+    parser.add_argument(
+        "--keras-save",
+        type=Path,
+        default=None,
+        help="with --keras: save each Keras model as DIR/NAME.h5 with its test predictions "
+        "(tools/keras_seed_saved.py), for benchmarks/keras_import_parity.py",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/benchmark.json"))
     args = parser.parse_args(argv)
     if args.isa == "avx2" and any(os.environ.get(k) != v for k, v in AVX2_ONLY.items()):
@@ -715,7 +742,11 @@ def main(argv: list[str] | None = None) -> int:
     train_config = TrainConfig(epochs=args.epochs, precision=args.precision)
     result["models"] = {}
     for name in names:
-        result["models"][name] = bench_model(name, data, train_config, result["environment"])
+        # the tutorial's exact models train as Keras did (the tutorial preset's settings)
+        own = TUTORIAL_TRAINING.get(name, {})
+        config = dataclasses.replace(train_config, **own) if own else train_config
+        result["models"][name] = bench_model(name, data, config, result["environment"])
+        result["models"][name]["training_overrides"] = dict(own)
     # comparable with keras' prepare + train + evaluate: the timed cache-hit read, vocabulary and
     # encoding, and each model's training, validation and test evaluation (no cold parse, no
     # cache-warming read, no latency probe)
@@ -725,7 +756,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         result["compare"] = run_compare_command(data_path, args.limit, args.precision)
     if args.keras:
-        result["keras"] = run_keras(data_path, names, args.epochs, args.limit)
+        counterparts = list(dict.fromkeys(KERAS_COUNTERPART.get(n, n) for n in names))
+        result["keras"] = run_keras(
+            data_path, counterparts, args.epochs, args.limit, save=args.keras_save
+        )
     result["wall_seconds"] = round(time.perf_counter() - start, 2)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

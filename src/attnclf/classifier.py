@@ -47,6 +47,7 @@ class Scored:
     attention: np.ndarray | None  # (T,)
     head_attention: np.ndarray | None  # (nh, T)
     token_attention: np.ndarray | None  # (nh, T, T)
+    token_scores: np.ndarray | None = None  # (T,) signed share of the logit (see outputs.py)
 
 
 @dataclass
@@ -123,6 +124,7 @@ class TextClassifier:
             attention = _numpy(output.attention)  # (B, T) or None
             heads = _numpy(output.head_attention)  # (B, nh, T) or None
             matrix = _numpy(output.token_attention)  # (B, nh, T, T) or None
+            token_scores = _numpy(output.token_scores)  # (B, T) or None
             for row, j in enumerate(batch.index):
                 i = kept[j]
                 tokens, truncated = tokenized[i]
@@ -134,6 +136,7 @@ class TextClassifier:
                     attention=attention[row, :n] if attention is not None else None,
                     head_attention=heads[row, :, :n] if heads is not None else None,
                     token_attention=matrix[row, :, :n, :n] if matrix is not None else None,
+                    token_scores=token_scores[row, :n] if token_scores is not None else None,
                 )
         return results
 

@@ -132,16 +132,24 @@ def train_model(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     checkpoint_dir = out / "checkpoint" if out is not None else None
-    result = fit(
-        model,
-        data.train,
-        data.validation,
-        train_config,
-        device,
-        progress,
-        checkpoint_dir=checkpoint_dir,
-        resume=resume,
-    )
+    if family.fit is not None:  # a family trained directly (nbsvm), not by the gradient loop
+        if resume is not None:
+            raise AttnclfError(
+                f"{name} trains in one pass and writes no checkpoint; leave out --resume"
+            )
+        result = family.fit(model, data.train, data.validation, train_config)
+        model.to(device)
+    else:
+        result = fit(
+            model,
+            data.train,
+            data.validation,
+            train_config,
+            device,
+            progress,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+        )
     logits, infer_per_s = timed_predict(model, data.test, EVAL_BATCH_SIZE, device)
     test = classification_metrics(logits, data.test.labels, data.dataset.label_names)
     peaks = peak_memory_mb(device)

@@ -16,6 +16,12 @@ its Explanation has `weights` None, and every view shows the words uncoloured wi
 rather than failing or inventing an even spread, which would read as "every word mattered
 equally". Pages are built in the shared shell of page.py.
 
+A model without attention that adds its logit up from the tokens (nbsvm) gives each token its
+signed share of the logit instead (`token_scores`; see models/outputs.py). The views colour
+those on a diverging ramp, scaled per text by the largest share: red is evidence for the second
+label (for more labels: for the predicted one), blue for the first (against the predicted
+one), white none; each view says which label each colour stands for (`score_legend`).
+
 Models where every token attends to every token (the tutorial families, the transformer) also
 give a token-by-token matrix per head (and per layer): row t holds token t's weights over the
 tokens. The Explanation keeps it (`token_attention`, (nh, T, T), with a name per map), the
@@ -69,6 +75,15 @@ NO_ATTENTION = (
     "try `attnclf faithfulness` for gradient-based explanations"
 )
 MATRIX_NOTE = "token-by-token attention matrix: {maps}; see it with --html FILE or --png FILE"
+# Token scores' diverging ramp (ColorBrewer RdBu): blue at -1 (the text's most negative share)
+# through white at 0 to red at +1 (its most positive).
+SIGNED_RAMP: list[tuple[float, tuple[int, int, int]]] = [
+    (-1.0, (33, 102, 172)),
+    (-0.5, (146, 197, 222)),
+    (0.0, (255, 255, 255)),
+    (0.5, (244, 165, 130)),
+    (1.0, (178, 24, 43)),
+]
 
 
 @dataclass
@@ -92,6 +107,10 @@ class Explanation:
     # t's weights over the tokens; one map per head (per layer and head for several layers)
     token_attention: np.ndarray | None = field(default=None, repr=False, compare=False)
     token_attention_names: list[str] | None = None  # one per map: "head 1", "layer 2, head 1"
+    # (T,) signed share of the logit per token, for a model without attention that adds its
+    # logit up from the tokens (nbsvm); positive: towards the second label (more labels: the
+    # predicted one)
+    token_scores: list[float] | None = None
 
     @classmethod
     def from_prediction(
@@ -159,12 +178,21 @@ class Explanation:
             true_label=true_label,
             token_attention=matrix,
             token_attention_names=list(map_names) if map_names is not None else None,
+            token_scores=(
+                [float(v) for v in scored.token_scores] if scored.token_scores is not None else None
+            ),
         )
 
     @property
     def has_attention(self) -> bool:
         """Whether the model gave attention weights; False for one that pools without."""
         return self.weights is not None
+
+    @property
+    def has_scores(self) -> bool:
+        """Whether the views colour signed token scores: a model without attention that gave
+        them."""
+        return self.weights is None and self.token_scores is not None
 
     @property
     def has_matrix(self) -> bool:
@@ -272,6 +300,37 @@ def colour(intensity: float) -> tuple[int, int, int]:
     return RAMP[-1][1]
 
 
+def signed_colour(value: float) -> tuple[int, int, int]:
+    """SIGNED_RAMP's colour at `value` in [-1, 1]."""
+    t = min(max(float(value), -1.0), 1.0)
+    for (t0, c0), (t1, c1) in zip(SIGNED_RAMP, SIGNED_RAMP[1:], strict=False):
+        if t <= t1:
+            f = (t - t0) / (t1 - t0)
+            r, g, b = (round(a + (b - a) * f) for a, b in zip(c0, c1, strict=True))
+            return r, g, b
+    return SIGNED_RAMP[-1][1]
+
+
+def _signed_levels(scores: Sequence[float]) -> list[float]:
+    """Each score over the text's largest |score|, in [-1, 1] (all 0 when every score is)."""
+    scale = max((abs(v) for v in scores), default=0.0)
+    return [v / scale if scale > 0 else 0.0 for v in scores]
+
+
+def score_legend(explanation: Explanation) -> str:
+    """What the colours of token scores mean for this explanation's labels."""
+    names = explanation.label_names
+    if len(names) == 2:
+        towards = f"red: evidence for {names[1]}, blue: evidence for {names[0]}"
+    else:
+        towards = f"red: evidence for the predicted {explanation.label}, blue: against it"
+    return (
+        f"colour: each word's share of the logit ({towards}; darkest = the largest share in "
+        "the text); a word gets an equal part of the weight of every n-gram it is in, so the "
+        "shares add up to the logit minus the bias. Not attention"
+    )
+
+
 def _is_dark(rgb: tuple[int, int, int]) -> bool:
     """Whether white text reads better than black on `rgb` (WCAG relative luminance)."""
 
@@ -338,6 +397,22 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
     if e.truncated:
         lines.append(f"[truncated at {len(e.tokens)} tokens]")
     cut = e.cut()
+    if e.has_scores:
+        assert e.token_scores is not None
+        cells: list[tuple[int, str]] = []  # (visible width, what is printed)
+        levels = _signed_levels(e.token_scores)
+        for token, score, level in zip(e.tokens, e.token_scores, levels, strict=True):
+            if color:
+                cells.append((len(token), _ansi(token, signed_colour(level))))
+            else:
+                plain = f"{token}({score:+.3f})"
+                cells.append((len(plain), plain))
+        lines.extend(_wrap(_with_cut(cells, cut), "", width))
+        legend = score_legend(e)
+        if not color:
+            legend = "word(score): " + legend
+        lines.extend(textwrap.wrap(legend, width, break_on_hyphens=False))
+        return "\n".join(lines)
     if not e.has_attention:
         plain_cells = [(len(token), token) for token in e.tokens]
         lines.extend(_wrap(_with_cut(plain_cells, cut), "", width))
@@ -347,13 +422,10 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
     rows = e.rows()
     label_width = max(len(name) for name, _ in rows) + 2 if len(rows) > 1 else 0
     for name, weights in rows:
-        cells: list[tuple[int, str]] = []  # (visible width, what is printed)
+        cells = []
         for token, weight, level in zip(e.tokens, weights, _intensities(weights), strict=True):
             if color:
-                rgb = colour(level)
-                fg = "255;255;255" if _is_dark(rgb) else "0;0;0"
-                shown = f"\x1b[48;2;{rgb[0]};{rgb[1]};{rgb[2]}m\x1b[38;2;{fg}m{token}\x1b[0m"
-                cells.append((len(token), shown))
+                cells.append((len(token), _ansi(token, colour(level))))
             else:
                 plain = f"{token}({weight:.3f})"
                 cells.append((len(plain), plain))
@@ -363,6 +435,12 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
     lines.extend(textwrap.wrap(legend, width))
     lines.extend(_matrix_note(e, width))
     return "\n".join(lines)
+
+
+def _ansi(token: str, rgb: tuple[int, int, int]) -> str:
+    """`token` on a 24-bit background `rgb`, in black or white, whichever reads on it."""
+    fg = "255;255;255" if _is_dark(rgb) else "0;0;0"
+    return f"\x1b[48;2;{rgb[0]};{rgb[1]};{rgb[2]}m\x1b[38;2;{fg}m{token}\x1b[0m"
 
 
 def _matrix_note(explanation: Explanation, width: int) -> list[str]:
@@ -418,11 +496,12 @@ _BADGE = "font-size:12px;border-radius:10px;padding:1px 8px;margin-left:4px;"
 _NOTE = "font-size:12px;color:#57606a;margin-top:6px;"
 
 
-def _span(token: str, weight: float, level: float) -> str:
-    rgb = colour(level)
+def _span(token: str, weight: float, level: float, signed: bool = False) -> str:
+    rgb = signed_colour(level) if signed else colour(level)
     text_colour = "color:#fff;" if _is_dark(rgb) else ""
+    title = f"{weight:+.6f}" if signed else f"{weight:.6f}"
     return (
-        f'<span title="{weight:.6f}" style="background:{_hex(rgb)};{text_colour}'
+        f'<span title="{title}" style="background:{_hex(rgb)};{text_colour}'
         f'padding:1px 2px;border-radius:3px">{html.escape(token)}</span>'
     )
 
@@ -434,8 +513,18 @@ def _words_html(
     spans: bool = False,
 ) -> str:
     """The tokens, each coloured by its weight, or plain when `weights` is None (each in a
-    <span> of its own with `spans`, for the row view to colour)."""
-    if weights is None:
+    <span> of its own with `spans`, for the row view to colour); an explanation with token
+    scores and no weights gets them on the signed ramp."""
+    if weights is None and explanation.has_scores:
+        assert explanation.token_scores is not None
+        scores = explanation.token_scores
+        pieces = [
+            _span(token, score, level, signed=True)
+            for token, score, level in zip(
+                explanation.tokens, scores, _signed_levels(scores), strict=True
+            )
+        ]
+    elif weights is None:
         pieces = [
             f"<span>{html.escape(token)}</span>" if spans else html.escape(token)
             for token in explanation.tokens
@@ -451,6 +540,18 @@ def _words_html(
         marker = f"&#8943; {cut[1]} tokens cut &#8943;"
         pieces.insert(cut[0], f'<span class="attnclf-cut" style="{_MARKER}">{marker}</span>')
     return " ".join(pieces)
+
+
+def _score_note_html(explanation: Explanation) -> str:
+    """score_legend as a grey note after a swatch of the signed ramp."""
+    stops = ", ".join(f"{_hex(rgb)} {(t + 1) * 50:.0f}%" for t, rgb in SIGNED_RAMP)
+    ramp = (
+        '<span style="display:inline-block;width:90px;height:10px;border:1px solid #d0d7de;'
+        f'vertical-align:middle;margin-right:6px;background:linear-gradient(to right, {stops})">'
+        "</span>"
+    )
+    text = html.escape(score_legend(explanation)) + "; hover a word for its exact share"
+    return f'<div class="attnclf-token-scores" style="{_NOTE}">{ramp}{text}</div>'
 
 
 def _no_attention_html() -> str:
@@ -494,7 +595,9 @@ def _fragment(explanation: Explanation, with_text: bool, matrix: str = "") -> st
     if not explanation.has_attention:
         plain = _words_html(explanation, None, cut, spans=bool(matrix))
         body.append(f'<div{main} style="{_WORDS}">{plain}</div>')
-        body.append(_no_attention_html())
+        body.append(
+            _score_note_html(explanation) if explanation.has_scores else _no_attention_html()
+        )
     for number, (name, weights) in enumerate(rows):
         kind = main if number == 0 else ""
         words = f'<div{kind} style="{_WORDS}">{_words_html(explanation, weights, cut)}</div>'
@@ -641,7 +744,8 @@ class _Box(NamedTuple):
     x: float  # points from the left of the words' column
     line: int
     text: str
-    level: float | None  # intensity in [0, 1]; None: drawn uncoloured (no attention, marker)
+    # intensity in [0, 1] (token scores: [-1, 1]); None: drawn uncoloured (no attention, marker)
+    level: float | None
     marker: bool  # the marker where the text was cut
 
 
@@ -650,12 +754,14 @@ def _layout_words(
     weights: Sequence[float] | None,
     cut: tuple[int, int] | None,
     width: float,
+    signed: bool = False,
 ) -> list[_Box]:
     """A box per token (and one for the cut marker), lines wrapped at `width` points; the
-    tokens have no intensity when `weights` is None."""
-    levels: Sequence[float | None] = (
-        _intensities(weights) if weights is not None else [None] * len(tokens)
-    )
+    tokens have no intensity when `weights` is None, and a signed one with `signed` (token
+    scores)."""
+    levels: Sequence[float | None] = [None] * len(tokens)
+    if weights is not None:
+        levels = _signed_levels(weights) if signed else _intensities(weights)
     items = [(token, level, False) for token, level in zip(tokens, levels, strict=True)]
     if cut is not None and cut[1]:
         items.insert(cut[0], (f"\u22ef {cut[1]} tokens cut \u22ef", None, True))
@@ -723,11 +829,11 @@ def figure(explanations: Sequence[Explanation]) -> Figure:
         text(_MARGIN, y, f"probabilities: {probs}{cut_note}", fontsize=9.5, color=grey, va="top")
         y += 1.1 * _LINE
         cut = e.cut()
-        rows: list[tuple[str, list[float] | None]] = list(e.rows()) or [("", None)]
+        rows: list[tuple[str, list[float] | None]] = list(e.rows()) or [("", e.token_scores)]
         for name, weights in rows:
             if len(rows) > 1:
                 text(_MARGIN, y + _LINE / 2, name, fontsize=9, color=grey, va="center")
-            boxes = _layout_words(e.tokens, weights, cut, words_width)
+            boxes = _layout_words(e.tokens, weights, cut, words_width, signed=e.has_scores)
             for box in boxes:
                 left, top = _MARGIN + label_width + box.x, y + box.line * _LINE
                 width = _box_width(box.text)
@@ -740,12 +846,17 @@ def figure(explanations: Sequence[Explanation]) -> Figure:
                 elif box.level is None:  # a model without attention: the word alone
                     text(*middle, box.text, color="black", **mono)
                 else:
-                    rgb = colour(box.level)
+                    rgb = signed_colour(box.level) if e.has_scores else colour(box.level)
                     ax.add_patch(Rectangle((left, top + 2), width, _LINE - 4, facecolor=_hex(rgb)))
                     text(*middle, box.text, color="white" if _is_dark(rgb) else "black", **mono)
             y += (boxes[-1].line + 1) * _LINE if boxes else _LINE
             y += 0.35 * _LINE if len(rows) > 1 else 0
-        if not e.has_attention:
+        if e.has_scores:  # the legend of its colours, wrapped to the figure
+            for line in textwrap.wrap(score_legend(e), int(maps_width / (9.5 * 0.55))):
+                text(_MARGIN, y + _LINE / 2, line, fontsize=9.5, color=grey, va="center")
+                y += 0.8 * _LINE
+            y += 0.2 * _LINE
+        elif not e.has_attention:
             text(_MARGIN, y + _LINE / 2, NO_ATTENTION, fontsize=9.5, color=grey, va="center")
             y += _LINE
         if e.has_matrix:
@@ -856,6 +967,8 @@ __all__ = [
     "render_page",
     "render_png",
     "sample_for_gallery",
+    "score_legend",
+    "signed_colour",
     "to_html_fragment",
     "to_terminal",
     "use_color",

@@ -1,7 +1,7 @@
 """A classifier as an ONNX graph, for ONNX Runtime wherever PyTorch is not (a service, a browser,
 a phone). The graph takes `ids` (B, T) int64 and `lengths` (B,) int64, padding at the end of
 each row, and returns `logits` (B, C) and whatever attention the model has: `attention` (B, T),
-`head_attention` (B, nh, T), `token_attention` (B, nh, T, T). Batch and length are dynamic, and
+`head_attention` (B, nh, T), `token_attention` (B, nh, T, T), or its `token_scores` (B, T). Batch and length are dynamic, and
 the padding rule travels with it: the backward LSTM reads each row reversed within its own
 length, exactly as in PyTorch. The vocabulary and text settings stay beside the graph, in the
 model folder's vocab.json and config.json (see README, "Export to ONNX").
@@ -30,7 +30,7 @@ from .files import atomic_write
 from .folder import CONFIG_FILE, ONNX_FILE, VOCAB_FILE
 
 OPSET = 17
-OUTPUTS = ("logits", "attention", "head_attention", "token_attention")
+OUTPUTS = ("logits", "attention", "head_attention", "token_attention", "token_scores")
 # Which axes of each output vary: the batch always, the tokens where a row is per token.
 DYNAMIC_AXES: dict[str, dict[int, str]] = {
     "ids": {0: "batch", 1: "tokens"},
@@ -39,6 +39,7 @@ DYNAMIC_AXES: dict[str, dict[int, str]] = {
     "attention": {0: "batch", 1: "tokens"},
     "head_attention": {0: "batch", 2: "tokens"},
     "token_attention": {0: "batch", 2: "tokens", 3: "tokens"},
+    "token_scores": {0: "batch", 1: "tokens"},
 }
 # The graph must compute what PyTorch computes to within this, or the export is refused.
 TOLERANCE = 1e-4

@@ -34,6 +34,10 @@ class ClassifierOutput:
     # () a penalty the training loop adds to the classification loss (for example Lin et al.
     # 2017's ||A A^T - I||_F^2); None when the model asks for none
     auxiliary_loss: torch.Tensor | None = None
+    # (B, T) signed share of the logit per token, 0 on padding, for a model that adds its logit
+    # up from the tokens (nbsvm): each row sums to the logit minus its bias. For C = 1 it is the
+    # logit (positive: towards the second label), for C > 1 the predicted class's logit
+    token_scores: torch.Tensor | None = None
 
 
 class Classifier(nn.Module):

@@ -45,6 +45,10 @@ class Family:
     # (config, mean real tokens per text) -> forward FLOPs of one text by part ("total"
     # included; a multiply-add is 2); None: the benchmark measures them with PyTorch's counter
     forward_flops: Callable[[Any, float], dict[str, float]] | None = None
+    # trains the model directly instead of the gradient loop: (model, train, validation,
+    # TrainConfig) -> a result with train.FitResult's fields; it fills the model's weights and
+    # updates `model.config` (which the folder saves) when training sets any of its fields
+    fit: Callable[..., Any] | None = None
 
     def from_text(self, text_config: Any) -> dict[str, Any]:
         """The TEXT_FIELDS this family's Config has, from a config.TextConfig."""

@@ -37,7 +37,7 @@ from torch import nn
 
 from ...text import Vocab
 from ..keras_attention import MaskMode, MultiHeadSelfAttention, SeqSelfAttention
-from ..layers import RecurrentEncoder
+from ..layers import RecurrentEncoder, lstm_flops
 from ..outputs import Classifier, ClassifierOutput
 from ..registry import Family, register
 
@@ -249,6 +249,29 @@ def keras_masked_outputs(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.
     return torch.where(after, last, outputs)  # (B, L, D)
 
 
+def forward_flops(config: TutorialConfig, tokens: float) -> dict[str, float]:
+    """Forward FLOPs of one text of `tokens` real tokens (a multiply-add is 2): the LSTMs read
+    the real tokens (all `max_len` positions with masking "none"), the attention and output
+    layers every position of the fixed width. Activations and softmax are not counted."""
+    width = config.max_len
+    steps = width if config.masking == "none" else tokens
+    directions = 2 if config.bidirectional else 1
+    lstm, size = 0.0, config.embedding_dim
+    for units in config.lstm_units:
+        lstm += directions * lstm_flops(size, units) * steps
+        size = units * directions
+    if config.attention == "seq-self-attention":
+        if config.attention_type == "additive":  # x W_t, x W_x, then h . W_a per pair
+            scores = 2 * 2 * size * config.units * width + 2 * config.units * width**2
+        else:  # x W_a, then (x W_a) x^T
+            scores = 2 * size * size * width + 2 * size * width**2
+    else:  # Q, K, V, O projections, Q K^T
+        scores = 4 * 2 * size * size * width + 2 * size * width**2
+    attention = scores + 2 * size * width**2  # and the weighted sum of the values
+    head = 2 * width * size * config.num_outputs
+    return {"lstm": lstm, "attention": attention, "head": head, "total": lstm + attention + head}
+
+
 TINY = dict(
     vocab_size=50, max_len=400, embedding_dim=6, lstm_units=[4], units=3, attention_width=None
 )
@@ -260,6 +283,7 @@ SELF_ATTENTION = register(
         config=TutorialConfig,
         build=TutorialClassifier,
         tiny=TINY,
+        forward_flops=forward_flops,
     )
 )
 
@@ -271,5 +295,6 @@ MULTIHEAD = register(
         config=TutorialMultiheadConfig,
         build=TutorialClassifier,
         tiny={**TINY, "lstm_units": [12], "head_num": 2},
+        forward_flops=forward_flops,
     )
 )
