@@ -1,8 +1,8 @@
 """A classifier as an ONNX graph, for ONNX Runtime wherever PyTorch is not (a service, a browser,
 a phone). The graph takes `ids` (B, T) int64 and `lengths` (B,) int64, padding at the end of
 each row, and returns `logits` (B, C) and whatever attention the model has: `attention` (B, T),
-`head_attention` (B, nh, T), `token_attention` (B, nh, T, T), or its `token_scores` (B, T). Batch and length are dynamic, and
-the padding rule travels with it: the backward LSTM reads each row reversed within its own
+`head_attention` (B, nh, T), `token_attention` (B, nh, T, T), or its `token_scores` (B, T)
+(nbsvm). Batch and length are dynamic, and the padding rule travels with it: the backward LSTM reads each row reversed within its own
 length, exactly as in PyTorch. The vocabulary and text settings stay beside the graph, in the
 model folder's vocab.json and config.json (see README, "Export to ONNX").
 

@@ -186,7 +186,7 @@ def _rows_per_block(q: torch.Tensor) -> int:
 
 class _AdditiveScores(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any, q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor, w: torch.Tensor
     ) -> torch.Tensor:
         batch, length, units = q.shape
@@ -200,7 +200,7 @@ class _AdditiveScores(torch.autograd.Function):
         return e
 
     @staticmethod
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: Any, grad: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         q, keys, w = ctx.saved_tensors

@@ -111,7 +111,7 @@ def lower_bound(table: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
     the table's size (ceil(log2(F + 1)) gathers), which ONNX Runtime runs as well."""
     if not torch.onnx.is_in_onnx_export():
         return torch.searchsorted(table, queries)
-    size = table.numel()
+    size = int(table.shape[0])  # fixed in the graph, as the table is
     found = torch.zeros_like(queries)
     step = 1 << (size.bit_length() - 1)  # the largest power of two <= size
     while step:
