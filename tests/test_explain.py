@@ -24,6 +24,7 @@ from attnclf.errors import AttnclfError
 from attnclf.explain import (
     NO_ATTENTION,
     RAMP,
+    SIGNED_RAMP,
     Explanation,
     colour,
     explain,
@@ -33,6 +34,8 @@ from attnclf.explain import (
     render_page,
     render_png,
     sample_for_gallery,
+    score_legend,
+    signed_colour,
     to_html_fragment,
     to_terminal,
     use_color,
@@ -412,6 +415,40 @@ def test_png_draws_the_words_uncoloured_with_the_note(tmp_path):
     assert has_colour(mpimg.imread(alone), DARKEST) == 0  # no coloured word, no colour bar
     assert has_colour(mpimg.imread(mixed), DARKEST) > 100  # the other model's words and bar
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def with_scores(scores: list[float], labels=("neg", "pos")) -> Explanation:
+    """A model without attention that gives signed token scores (as nbsvm does)."""
+    tokens = [f"w{i}" for i in range(len(scores))]
+    explanation = without_attention(tokens)
+    explanation.label_names = list(labels)
+    explanation.token_scores = scores
+    return explanation
+
+
+def test_token_scores_are_coloured_red_for_the_second_label_and_blue_for_the_first(tmp_path):
+    explanation = with_scores([0.5, -1.0, 0.0])
+    assert explanation.has_scores and not explanation.has_attention
+    plain = to_terminal(explanation, color=False, width=80)
+    assert "w0(+0.500) w1(-1.000) w2(+0.000)" in plain and NO_ATTENTION not in joined(plain)
+    assert "(+: evidence for pos, -: evidence for neg)" in joined(plain)
+    coloured = to_terminal(explanation, color=True, width=80)
+    assert "red: evidence for pos, blue: evidence for neg" in joined(coloured)
+    red, blue = signed_colour(0.5), SIGNED_RAMP[0][1]  # w1 has the largest |score|: darkest
+    assert f"\x1b[48;2;{red[0]};{red[1]};{red[2]}m" in coloured
+    assert f"\x1b[48;2;{blue[0]};{blue[1]};{blue[2]}m" in coloured
+    assert signed_colour(0.0) == (255, 255, 255) and signed_colour(2.0) == SIGNED_RAMP[-1][1]
+    fragment = to_html_fragment(explanation)
+    assert 'class="attnclf-token-scores"' in fragment and "attnclf-no-attention" not in fragment
+    assert 'title="-1.000000" style="background:#2166ac' in fragment  # exact score on hover
+    page = render_page([explanation, without_attention(["ok"])], "p")
+    assert_self_contained(page)
+    assert "attnclf-legend" not in page  # the attention ramp's legend: no attention here
+    path = tmp_path / "scores.png"
+    render_png([explanation], path)
+    assert has_colour(mpimg.imread(path), SIGNED_RAMP[0][1]) > 100  # w1's box
+    three = with_scores([0.1], labels=("a", "b", "c"))
+    assert "red: evidence for the predicted neg, blue: against it" in score_legend(three)
 
 
 # --- sampling the gallery -------------------------------------------------------------------

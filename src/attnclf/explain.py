@@ -317,17 +317,21 @@ def _signed_levels(scores: Sequence[float]) -> list[float]:
     return [v / scale if scale > 0 else 0.0 for v in scores]
 
 
-def score_legend(explanation: Explanation) -> str:
-    """What the colours of token scores mean for this explanation's labels."""
+def score_legend(explanation: Explanation, colours: bool = True) -> str:
+    """What the colours (or, without `colours`, the signs) of token scores mean for this
+    explanation's labels."""
     names = explanation.label_names
+    up, down = ("red", "blue") if colours else ("+", "-")
     if len(names) == 2:
-        towards = f"red: evidence for {names[1]}, blue: evidence for {names[0]}"
+        towards = f"{up}: evidence for {names[1]}, {down}: evidence for {names[0]}"
     else:
-        towards = f"red: evidence for the predicted {explanation.label}, blue: against it"
+        towards = f"{up}: evidence for the predicted {explanation.label}, {down}: against it"
+    what, scale = (
+        ("colour", "; darkest = the text's largest share") if colours else ("word(score)", "")
+    )
     return (
-        f"colour: each word's share of the logit ({towards}; darkest = the largest share in "
-        "the text); a word gets an equal part of the weight of every n-gram it is in, so the "
-        "shares add up to the logit minus the bias. Not attention"
+        f"{what}: each word's share of the logit ({towards}{scale}); every n-gram's weight is "
+        "split equally over its words, so the shares add up to the logit minus the bias"
     )
 
 
@@ -408,9 +412,7 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
                 plain = f"{token}({score:+.3f})"
                 cells.append((len(plain), plain))
         lines.extend(_wrap(_with_cut(cells, cut), "", width))
-        legend = score_legend(e)
-        if not color:
-            legend = "word(score): " + legend
+        legend = score_legend(e, colours=color)
         lines.extend(textwrap.wrap(legend, width, break_on_hyphens=False))
         return "\n".join(lines)
     if not e.has_attention:

@@ -2,9 +2,10 @@
 a phone). The graph takes `ids` (B, T) int64 and `lengths` (B,) int64, padding at the end of
 each row, and returns `logits` (B, C) and whatever attention the model has: `attention` (B, T),
 `head_attention` (B, nh, T), `token_attention` (B, nh, T, T), or its `token_scores` (B, T)
-(nbsvm). Batch and length are dynamic, and the padding rule travels with it: the backward LSTM reads each row reversed within its own
-length, exactly as in PyTorch. The vocabulary and text settings stay beside the graph, in the
-model folder's vocab.json and config.json (see README, "Export to ONNX").
+(nbsvm). Batch and length are dynamic, and the padding rule travels with it: the backward LSTM
+reads each row reversed within its own length, exactly as in PyTorch. The vocabulary and text
+settings stay beside the graph, in the model folder's vocab.json and config.json (see README,
+"Export to ONNX").
 
 The legacy TorchScript exporter (`dynamo=False`) is used on purpose. The torch.export-based one
 (the default since PyTorch 2.9) was tried on the self-attention model with dynamic batch and

@@ -387,8 +387,8 @@ def fit(
 FAMILY = register(
     Family(
         name="nbsvm",
-        summary="NB-weighted logistic regression on binarized word 1-3-grams (Wang & Manning "
-        "2012), fitted by scikit-learn; no attention, a score per token",
+        summary="Wang & Manning 2012: NB-weighted logistic regression on binarized word "
+        "1-3-grams, fitted by scikit-learn; no attention, a score per token",
         config=NBSVMConfig,
         build=NBSVMClassifier,
         tiny=dict(features=-1),  # every n-gram of the tests' tiny vocabulary, random weights
