@@ -104,9 +104,11 @@ def test_predict_from_arguments_file_and_stdin(imdb_model, tmp_path):
     assert row["tokens"] == ["great", "acting"] and len(row["head_attention"]) == 4
 
 
-def test_help_lists_the_registered_families_with_their_summaries():
+def test_help_lists_the_registered_families_with_their_summaries(monkeypatch):
     from attnclf.models import all_families
 
+    monkeypatch.setenv("COLUMNS", "400")  # a narrow help box (CI) cuts long lines with "..."
+    monkeypatch.setenv("TERMINAL_WIDTH", "400")
     for command in ("train", "compare"):
         shown = "".join(run(command, "--help").stdout.split())  # help wraps at hyphens too
         for name, family in all_families().items():

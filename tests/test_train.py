@@ -63,7 +63,10 @@ def test_compare_record_has_what_metrics_json_promises(sentiment_csv, tmp_path):
     assert written["metrics"] == record.models["multihead"].to_json(with_history=False)
     data = record.to_json()
     assert set(data) == {"settings", "data", "models", "wall_seconds"}  # no faithfulness asked
-    assert set(data["settings"]) == {"models", "data", "text", "training", "device", "environment"}
+    assert set(data["settings"]) == {
+        "models", "data", "text", "training", "model_training", "device", "environment",
+    }  # fmt: skip
+    assert data["settings"]["model_training"] == {}
     for model in data["models"].values():
         assert set(model) == set(metric_names()) - {"peak_gpu_mb"}  # on CUDA only
         assert len(model["history"]) == 1

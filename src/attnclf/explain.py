@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 import numpy as np
 
 from . import page as shell
+from .colours import EVEN_SHARES, RAMP, colour
 from .errors import AttnclfError
 from .files import atomic_write
 from .text import tokenize
@@ -56,15 +57,6 @@ if TYPE_CHECKING:
 
     from .classifier import Prediction, Scored, TextClassifier
 
-# One colour ramp for every view: white (no attention) through amber to a deep orange at the
-# row's largest weight. Orange carries no sentiment, unlike red/green.
-RAMP: list[tuple[float, tuple[int, int, int]]] = [
-    (0.0, (255, 255, 255)),
-    (0.5, (253, 174, 97)),
-    (1.0, (179, 48, 0)),
-]
-# The darkest colour needs at least this many even shares (1/T each) of the attention.
-EVEN_SHARES = 3.0
 LEGEND = (
     "colour: attention weight relative to the largest weight in the same row "
     f"(darkest = the row's maximum, or {EVEN_SHARES:g} even shares if no word gets that much); "
@@ -287,17 +279,6 @@ def _sum_to_one(row: Sequence[float] | np.ndarray) -> list[float]:
 
 
 # --- colours --------------------------------------------------------------------------------
-
-
-def colour(intensity: float) -> tuple[int, int, int]:
-    """The ramp's colour at `intensity` in [0, 1]."""
-    t = min(max(float(intensity), 0.0), 1.0)
-    for (t0, c0), (t1, c1) in zip(RAMP, RAMP[1:], strict=False):  # neighbouring stops
-        if t <= t1:
-            f = (t - t0) / (t1 - t0)
-            r, g, b = (round(a + (b - a) * f) for a, b in zip(c0, c1, strict=True))
-            return r, g, b
-    return RAMP[-1][1]
 
 
 def signed_colour(value: float) -> tuple[int, int, int]:

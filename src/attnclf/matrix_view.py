@@ -29,10 +29,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .explain import EVEN_SHARES, RAMP, Explanation, colour
+from .colours import EVEN_SHARES, RAMP, colour
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from .explain import Explanation
 
 MAX_SIDE = 640  # px: a map's side on the page, at most (a whole number of px per cell)
 LABEL_CELL = 10  # px: cells this large or larger get a token label per row and column
