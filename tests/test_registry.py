@@ -68,7 +68,11 @@ def registered():
     unregister(NAME)
 
 
-def test_a_family_registered_in_a_test_goes_everywhere(registered, sentiment_csv, tmp_path):
+def test_a_family_registered_in_a_test_goes_everywhere(
+    registered, sentiment_csv, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "400")  # a narrow help box (CI) cuts long lines with "..."
+    monkeypatch.setenv("TERMINAL_WIDTH", "400")
     for command in ("train", "compare"):
         shown = "".join(run_cli(command, "--help").stdout.split())  # help wraps at hyphens
         assert NAME in shown and "throwaway:themean" in shown
