@@ -89,9 +89,15 @@ def _width(layers: list[KerasLayer]) -> int | None:
 
 
 def _activation(value: Any) -> str | None:
-    if isinstance(value, dict):  # a serialized activation object
-        value = value.get("config", {}).get("name") or value.get("class_name")
-    return None if value in (None, "linear") else str(value)
+    """A Keras activation setting by name (keras_attention.activation_name reads it), None for
+    linear; an unknown one keeps its name, for its layer's check to reject."""
+    from .models.keras_attention import activation_name
+
+    try:
+        name = activation_name(value)
+    except ValueError:
+        return str(value)
+    return None if name == "linear" else name
 
 
 def _check_lstm(layer: KerasLayer, config: dict[str, Any]) -> None:
