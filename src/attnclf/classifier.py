@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -69,6 +69,21 @@ class Prediction:
             for key in ("tokens", "attention", "head_attention"):
                 data.pop(key)
         return data
+
+
+class TextScorer(Protocol):
+    """What labels texts: a TextClassifier, or an ensemble of them (ensemble.py)."""
+
+    architecture: str
+    label_names: list[str]
+    metadata: dict[str, Any]
+
+    @property
+    def has_attention(self) -> bool: ...
+
+    def score(self, texts: Sequence[str], batch_size: int = 256) -> list[Scored | None]: ...
+
+    def predict(self, texts: str | list[str], batch_size: int = 256) -> list[Prediction]: ...
 
 
 class TextClassifier:
@@ -147,24 +162,11 @@ class TextClassifier:
         for number, found in enumerate(scored, start=1):
             if found is None:
                 raise AttnclfError(f"text {number} has no words to classify: {texts[number - 1]!r}")
-        results = []
-        for text, found in zip(texts, scored, strict=True):
-            assert found is not None
-            probs, best = found.probabilities, int(found.probabilities.argmax())
-            heads = found.head_attention
-            results.append(
-                Prediction(
-                    text=text,
-                    label=self.label_names[best],
-                    probability=float(probs[best]),
-                    probabilities=dict(zip(self.label_names, map(float, probs), strict=True)),
-                    tokens=found.tokens,
-                    attention=found.attention.tolist() if found.attention is not None else None,
-                    truncated=found.truncated,
-                    head_attention=heads.tolist() if heads is not None else None,
-                )
-            )
-        return results
+        return [
+            prediction_of(text, found, self.label_names)
+            for text, found in zip(texts, scored, strict=True)
+            if found is not None
+        ]
 
     # --- the model folder ---------------------------------------------------------------------
 
@@ -220,6 +222,22 @@ class TextClassifier:
         return cls(architecture, model, vocab, text_config, labels, metadata, device)
 
 
+def prediction_of(text: str, found: Scored, label_names: list[str]) -> Prediction:
+    """The Prediction of one scored text: its most probable label and every weight it has."""
+    probs, best = found.probabilities, int(found.probabilities.argmax())
+    heads = found.head_attention
+    return Prediction(
+        text=text,
+        label=label_names[best],
+        probability=float(probs[best]),
+        probabilities=dict(zip(label_names, map(float, probs), strict=True)),
+        tokens=found.tokens,
+        attention=found.attention.tolist() if found.attention is not None else None,
+        truncated=found.truncated,
+        head_attention=heads.tolist() if heads is not None else None,
+    )
+
+
 def text_encoder(vocab: Vocab, config: TextConfig) -> Encoder | KerasEncoder:
     """What turns a text into the ids a model reads: attnclf's own tokenizer, or the Keras rules
     of an imported model."""
@@ -248,4 +266,4 @@ def load(
     return TextClassifier.load(path, device, runtime)
 
 
-__all__ = ["Prediction", "Scored", "TextClassifier", "load"]
+__all__ = ["Prediction", "Scored", "TextClassifier", "TextScorer", "load"]

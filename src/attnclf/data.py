@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import gzip
 import io
 import json
@@ -82,6 +83,8 @@ class Dataset:
     validation: Examples
     test: Examples
     skipped: dict[str, int] = field(default_factory=dict)
+    # how the splits were made, so that an ensemble can find its members' validation split again
+    split: DataConfig | None = None
 
     def summary(self) -> dict:
         def counts(split: Examples) -> dict[str, int]:
@@ -97,6 +100,7 @@ class Dataset:
             "train_per_label": counts(self.train),
             "test_per_label": counts(self.test),
             "skipped": self.skipped,
+            **({"split": dataclasses.asdict(self.split)} if self.split is not None else {}),
         }
 
 
@@ -133,7 +137,8 @@ def load_dataset(config: DataConfig) -> Dataset:
         train_ex = _stratified_sample(train_ex, config.limit, config.seed)
         test_ex = _stratified_sample(test_ex, config.limit, config.seed)
     train_ex, validation_ex = _split_examples(train_ex, config.validation_fraction, config.seed)
-    return Dataset(name, label_names, train_ex, validation_ex, test_ex, dict(skipped))
+    split = dataclasses.replace(config, source=str(path.resolve()))
+    return Dataset(name, label_names, train_ex, validation_ex, test_ex, dict(skipped), split)
 
 
 def resolve_source(config: DataConfig) -> Path:

@@ -38,7 +38,10 @@ CLASSIFIER = FolderKind(
 SEQ2SEQ = FolderKind(
     "attnclf-seq2seq", "seq2seq", "attnclf seq2seq model folder", "attnclf seq2seq train --out"
 )
-KINDS = (CLASSIFIER, SEQ2SEQ)
+ENSEMBLE = FolderKind(
+    "attnclf-ensemble", "ensemble", "attnclf ensemble folder", "attnclf ensemble --out"
+)
+KINDS = (CLASSIFIER, SEQ2SEQ, ENSEMBLE)
 
 
 def write_folder(

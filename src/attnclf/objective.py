@@ -40,3 +40,12 @@ def probabilities(logits: torch.Tensor) -> np.ndarray:
         positive = torch.sigmoid(logits[:, 0])
         return torch.stack([1 - positive, positive], dim=1).numpy()
     return torch.softmax(logits, dim=1).numpy()
+
+
+def logits_of_probabilities(probs: np.ndarray) -> torch.Tensor:
+    """The logits whose `probabilities` are the (N, K) `probs` (an ensemble's averaged ones):
+    one log-odds logit for two classes, else the log probabilities."""
+    clipped = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    if clipped.shape[1] == 2:
+        return torch.from_numpy(np.log(clipped[:, 1:]) - np.log(clipped[:, :1])).float()
+    return torch.from_numpy(np.log(clipped)).float()

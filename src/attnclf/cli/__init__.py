@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .classify import app
 from .embeddings import embeddings_app
+from .ensemble import ensemble
 from .export import export
 from .keras import import_keras
 from .seq2seq import seq2seq_app
@@ -13,6 +14,7 @@ from .serve import serve
 
 app.command()(export)
 app.command("import-keras")(import_keras)
+app.command()(ensemble)
 
 app.add_typer(
     seq2seq_app,

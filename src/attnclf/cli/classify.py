@@ -8,7 +8,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -35,6 +35,9 @@ from .common import (
     user_errors,
     with_training_options,
 )
+
+if TYPE_CHECKING:
+    from ..explain import Explanation
 
 app = typer.Typer(
     help="Attention-based text classification: train, compare, evaluate and predict.",
@@ -225,9 +228,9 @@ def predict(
     device: DeviceOpt = "auto",
     runtime: RuntimeOpt = "torch",
 ) -> None:
-    """Label texts with a saved model, with the probability of that label; or every row of a
-    file with --data FILE --out FILE."""
-    from ..classifier import load
+    """Label texts with a saved model (or ensemble), with the probability of that label; or
+    every row of a file with --data FILE --out FILE."""
+    from ..ensemble import load_any as load
 
     with user_errors():
         if data is not None or out is not None:
@@ -296,34 +299,57 @@ def explain(
     device: DeviceOpt = "auto",
 ) -> None:
     """Show the attention on every word: coloured in the terminal, or as HTML or PNG."""
-    from ..classifier import load
+    from ..ensemble import Ensemble, explain_ensemble, load_any
     from ..explain import explain as explain_texts
-    from ..explain import render_page, render_png, to_terminal, use_color, write_html
-    from ..inference import explain_test_examples
+    from ..explain import (
+        render_comparison_page,
+        render_page,
+        render_png,
+        to_terminal,
+        use_color,
+        write_html,
+    )
+    from ..inference import explain_ensemble_test_examples, explain_test_examples
 
     with user_errors():
-        classifier = load(model, device)
+        classifier = load_any(model, device)
+        columns: list[str] | None = None  # an ensemble: itself, then each member
+        rows: list[list[Explanation]] = []
         if data is not None:
             source = DataConfig(data, text_column, label_column)
-            explanations = explain_test_examples(classifier, source, sample, seed)
+            if isinstance(classifier, Ensemble):
+                columns, rows = explain_ensemble_test_examples(classifier, source, sample, seed)
+            else:
+                rows = [[e] for e in explain_test_examples(classifier, source, sample, seed)]
         else:
             inputs = read_texts(texts, file)
             if not inputs:
                 raise AttnclfError(
                     "no text to explain; pass texts as arguments, --file F, --data PATH or stdin"
                 )
-            explanations = explain_texts(classifier, inputs)
+            if isinstance(classifier, Ensemble):
+                columns, rows = explain_ensemble(classifier, inputs)
+            else:
+                rows = [[e] for e in explain_texts(classifier, inputs)]
+        explanations = [e for row in rows for e in row]
         if html is not None:
-            write_html(html, render_page(explanations, f"attnclf explain: {model}"))
-            typer.echo(f"wrote {html} ({len(explanations)} texts)", err=True)
+            title = f"attnclf explain: {model}"
+            page = (
+                render_comparison_page(rows, columns, title)
+                if columns is not None
+                else render_page(explanations, title)
+            )
+            write_html(html, page)
+            typer.echo(f"wrote {html} ({len(rows)} texts)", err=True)
         if png is not None:
             render_png(explanations, png)
-            typer.echo(f"wrote {png} ({len(explanations)} texts)", err=True)
+            typer.echo(f"wrote {png} ({len(rows)} texts)", err=True)
         if html is None and png is None:
             color = use_color(sys.stdout)
             width = shutil.get_terminal_size((100, 24)).columns
-            for explanation in explanations:
-                typer.echo(to_terminal(explanation, color=color, width=width) + "\n")
+            for row in rows:
+                for explanation in row:
+                    typer.echo(to_terminal(explanation, color=color, width=width) + "\n")
 
 
 @app.command()
@@ -347,8 +373,14 @@ def faithfulness(
     from ..data import load_evaluation_examples
     from ..faithfulness import FAITHFULNESS_EXPLAINED, faithfulness_report, faithfulness_table
     from ..files import write_json
+    from ..folder import ENSEMBLE, folder_kind
 
     with user_errors():
+        if folder_kind(model) is ENSEMBLE:
+            raise AttnclfError(
+                f"{model} is an ensemble, which has no attention or gradients of its own; "
+                f"measure each member: attnclf faithfulness {model}/members/NAME"
+            )
         classifier = load(model, device)
         examples, name = load_evaluation_examples(
             DataConfig(data, text_column, label_column, limit=sample, seed=seed),

@@ -361,8 +361,13 @@ def _rounded(values: np.ndarray | None) -> Any:
 
 def _gradients(served: ServedModel, texts: list[str], method: str, steps: int) -> list[np.ndarray]:
     from .. import faithfulness
+    from ..classifier import TextClassifier
 
-    assert served.classifier is not None
+    if not isinstance(served.classifier, TextClassifier):
+        raise AttnclfError(
+            "an ensemble has no gradients of its own; serve its members (members/NAME) to see "
+            "theirs"
+        )
     if method == "gradient_x_input":
         return faithfulness.gradient_x_input(served.classifier, texts)
     return faithfulness.integrated_gradients(served.classifier, texts, steps=steps)

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import AttnclfError
-from ..folder import CLASSIFIER, CONFIG_FILE, SEQ2SEQ, WEIGHTS_FILE, folder_kind
+from ..folder import CLASSIFIER, CONFIG_FILE, ENSEMBLE, SEQ2SEQ, WEIGHTS_FILE, folder_kind
 
 if TYPE_CHECKING:
-    from ..classifier import TextClassifier
+    from ..classifier import TextScorer
     from ..seq2seq.translator import Translator
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -31,7 +31,7 @@ class ServedModel:
     family: str
     version: str
     path: Path | None = None
-    classifier: TextClassifier | None = None
+    classifier: TextScorer | None = None  # a TextClassifier or an ensemble
     translator: Translator | None = None
     attnclf_version: str | None = None
 
@@ -63,7 +63,7 @@ class ServedModel:
         }
 
     @classmethod
-    def of_classifier(cls, name: str, classifier: TextClassifier) -> ServedModel:
+    def of_classifier(cls, name: str, classifier: TextScorer) -> ServedModel:
         """A classifier made in this process (a test, a notebook), not read from a folder."""
         return cls(name, "classifier", classifier.architecture, "in-memory", classifier=classifier)
 
@@ -103,16 +103,24 @@ def load_model(name: str, path: Path, device: str = "auto", runtime: str = "torc
         if kind is None:
             read_json(path, CONFIG_FILE, CLASSIFIER, "config")  # names what is missing
             raise AttnclfError(
-                f"{path / CONFIG_FILE} is neither a classifier nor a seq2seq config; give a "
-                f"folder written by `{CLASSIFIER.written_by}` or `{SEQ2SEQ.written_by}`"
+                f"{path / CONFIG_FILE} is neither a classifier, an ensemble nor a seq2seq "
+                f"config; give a folder written by `{CLASSIFIER.written_by}`, "
+                f"`{ENSEMBLE.written_by}` or `{SEQ2SEQ.written_by}`"
             )
         config = read_json(path, CONFIG_FILE, kind, "config")
-        version = _weights_version(path / WEIGHTS_FILE)
         attnclf_version = config.get("attnclf_version")
-        if kind is SEQ2SEQ:
+        if kind is ENSEMBLE:
+            from ..ensemble import Ensemble
+
+            ensemble = Ensemble.load(path, device)
+            version = _ensemble_version(path, ensemble)
+            served = ServedModel.of_classifier(name, ensemble)
+        elif kind is SEQ2SEQ:
+            version = _weights_version(path / WEIGHTS_FILE)
             translator = load_translator(path, device)
             served = ServedModel.of_translator(name, translator)
         else:
+            version = _weights_version(path / WEIGHTS_FILE)
             served = ServedModel.of_classifier(name, load_classifier(path, device, runtime))
     except AttnclfError as error:
         raise AttnclfError(f"cannot serve {path}: {error}") from None
@@ -136,6 +144,17 @@ def load_models(
             )
         seen[name] = path
     return {name: load_model(name, path, device, runtime) for name, path in named}
+
+
+def _ensemble_version(path: Path, ensemble: Any) -> str:
+    """One digest over the members' weights and the ensemble's weighing."""
+    digest = hashlib.sha256()
+    for member, weight in zip(ensemble.members, ensemble.weights, strict=True):
+        folder = path / "members" / member.name
+        digest.update(
+            f"{member.name}:{weight:.6f}:{_weights_version(folder / WEIGHTS_FILE)}".encode()
+        )
+    return digest.hexdigest()[:12]
 
 
 def _weights_version(file: Path) -> str:

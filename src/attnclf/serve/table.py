@@ -22,7 +22,7 @@ from ..errors import AttnclfError
 from ..files import atomic_write
 
 if TYPE_CHECKING:
-    from ..classifier import TextClassifier
+    from ..classifier import TextScorer
 
 SUFFIXES = {".csv": ",", ".tsv": "\t", ".jsonl": None}
 
@@ -124,7 +124,7 @@ def _csv_rows(
 
 
 def predict_file(
-    classifier: TextClassifier,
+    classifier: TextScorer,
     source: Path,
     out: Path,
     text_column: str = "text",
