@@ -208,3 +208,31 @@ def test_the_server_serves_an_ensemble(ensemble_folder):
         )
         assert response.status_code == 200, response.text
         assert "ensemble" in json.dumps(response.json())
+
+
+def test_compare_preset_best_trains_vectors_members_and_the_ensemble(members, tmp_path):
+    _, data, _ = members
+    out = tmp_path / "best"
+    result = run_cli("compare", "--preset", "best", "--data", data, "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "metrics.json").read_text())
+    assert list(record["models"]) == ["nbsvm", "self-attention", "multihead", "ensemble"]
+    weights = record["ensemble"]["weights"]
+    assert set(weights) == {"nbsvm", "self-attention", "multihead"}
+    assert abs(sum(weights.values()) - 1) < 1e-9
+    assert record["settings"]["model_text"]["nbsvm"]["max_len"] == 2600
+    vectors = record["data"]["word2vec"]
+    assert (out / "vectors" / "word2vec.bin").is_file() and vectors["texts"] == record["data"][
+        "train"
+    ]
+    for name in ("self-attention", "multihead"):
+        config = json.loads((out / name / "config.json").read_text())
+        assert config["embeddings"]["source"] == vectors["path"]
+        assert config["text"]["max_len"] == 800
+    ensemble = load_any(out / "ensemble", "cpu")
+    assert isinstance(ensemble, Ensemble) and [m.name for m in ensemble.members] == list(weights)
+    assert record["models"]["ensemble"]["test_accuracy"] == pytest.approx(
+        record["ensemble"]["test_accuracy"]["ensemble"]
+    )
+    report = (out / "report.md").read_text()
+    assert "weights chosen on the" in report and "ensemble" in result.stdout

@@ -259,7 +259,17 @@ class Weighing:
     test_metrics: dict[str, Any]  # the ensemble's, as classification_metrics gives
     validation_examples: int
     test_examples: int
-    seconds: float
+    seconds: float  # scoring both splits and choosing the weights
+    test_seconds: float  # scoring the test split with every member
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "weights": dict(zip(self.names, self.weights, strict=True)),
+            "validation_accuracy": self.validation_accuracy,
+            "test_accuracy": self.test_accuracy,
+            "validation_examples": self.validation_examples,
+            "seconds": round(self.seconds, 2),
+        }
 
     def table(self) -> str:
         width = max(len(n) for n in [*self.names, "ensemble"])
@@ -294,12 +304,15 @@ def weigh(
     if weights is not None and len(weights) != len(members):
         raise AttnclfError(f"--weights gives {len(weights)} weights for {len(members)} members")
     val_probs, test_probs = [], []
+    test_seconds = 0.0
     for name, classifier in members:
         if log is not None:
             log(f"scoring {name} on {len(validation)} validation and {len(test)} test texts")
         k = len(classifier.label_names)
         val_probs.append(_probabilities(classifier.score(validation.texts), k))
+        started = time.perf_counter()
         test_probs.append(_probabilities(classifier.score(test.texts), k))
+        test_seconds += time.perf_counter() - started
     val, tst = np.stack(val_probs), np.stack(test_probs)  # (M, N, K)
     chosen = (
         mixture_weights(val, validation.labels)
@@ -330,6 +343,7 @@ def weigh(
         len(validation),
         len(test),
         time.perf_counter() - start,
+        test_seconds,
     )
     ensemble.metadata = {
         "data": dataset.summary(),

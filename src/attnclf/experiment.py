@@ -5,13 +5,15 @@ one typed metrics record (records.py). Writing it out is report.py's job."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import platform
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,7 +26,7 @@ from .data import Dataset, Examples, load_dataset
 from .distributed import barrier
 from .distributed import current as current_world
 from .distributed import start as start_processes
-from .embeddings import Coverage
+from .embeddings import Coverage, Word2VecSettings
 from .errors import AttnclfError
 from .evaluate import (
     EVAL_BATCH_SIZE,
@@ -40,6 +42,9 @@ from .objective import output_width
 from .records import ComparisonRecord, ModelMetrics, RunSettings
 from .runtime import resolve_device, resolve_precision, seed_everything
 from .text import Encoder, Vocab, build_and_encode
+
+if TYPE_CHECKING:
+    from .ensemble import Weighing
 from .train import fit
 from .version import __version__
 
@@ -71,9 +76,13 @@ class PreparedData:
         }
 
 
-def prepare_data(data_config: DataConfig, text_config: TextConfig) -> PreparedData:
+def prepare_data(
+    data_config: DataConfig, text_config: TextConfig, dataset: Dataset | None = None
+) -> PreparedData:
+    """The dataset (read now unless given) with a vocabulary built on its training split under
+    `text_config`, and every split encoded."""
     start = time.perf_counter()
-    dataset = load_dataset(data_config)
+    dataset = dataset if dataset is not None else load_dataset(data_config)
     # The train split is tokenised once, for its vocabulary and its ids together.
     vocab, train_ids = build_and_encode(dataset.train.texts, text_config)
     encoder = Encoder(vocab, text_config)
@@ -274,14 +283,22 @@ def compare(
     faithfulness_sample: int = 0,
     gallery_sample: int = GALLERY_SAMPLE,
     model_training: Mapping[str, Mapping[str, Any]] | None = None,
+    model_text: Mapping[str, Mapping[str, Any]] | None = None,
+    word2vec: Word2VecSettings | None = None,
+    vector_models: Sequence[str] = (),
+    ensemble: bool = False,
 ) -> Comparison:
     """Train every named model on the same data and split, and evaluate each on the test split;
     then, on the same test texts for every model, measure the faithfulness of its explanations
     (`faithfulness_sample` texts, 0: not) and explain `gallery_sample` of them. `resume`, an
-    earlier run's `out`, carries each model on from its checkpoint there. `model_training` gives,
-    per model, TrainConfig fields that replace `train_config`'s for that model (a preset's)."""
+    earlier run's `out`, carries each model on from its checkpoint there. `model_training` and
+    `model_text` give, per model, TrainConfig and TextConfig fields that replace the run's for
+    that model (a preset's). `word2vec`: first train word vectors on the training split (and
+    IMDB's unlabelled reviews; never validation or test) for the `vector_models` to start from.
+    `ensemble`: at the end, weigh all models into one on the validation split (ensemble.py)."""
     check_model_names(names)
     own_training = {name: dict(values) for name, values in (model_training or {}).items()}
+    own_text = {name: dict(values) for name, values in (model_text or {}).items()}
     if not start_processes(train_config.device).is_main:
         log = _silent  # under torchrun, rank 0 alone speaks
     out = Path(out) if out is not None else None
@@ -297,6 +314,13 @@ def compare(
         f" (prepared in {data.seconds:.1f} s)"
     )
     summary["train_padding_share"] = round(padding_share(data.train, train_config.batch_size), 4)
+    prepared = {to_key(text_config): data}
+    read_with: dict[str, str] = {}  # each model's key into `prepared`
+    if word2vec is not None:
+        vectors = train_run_vectors(data_config, word2vec, out, log)
+        summary["word2vec"] = vectors
+        for name in vector_models:
+            own_training.setdefault(name, {})["embeddings"] = vectors["path"]
     models: dict[str, ModelMetrics] = {}
     classifiers: dict[str, TextClassifier] = {}
     device = resolve_device(train_config.device)
@@ -306,9 +330,16 @@ def compare(
         own = own_training.get(name)
         if own:
             log(f"{name} trains with {', '.join(f'{k}={v}' for k, v in own.items())}")
+        model_text_config = dataclasses.replace(text_config, **own_text.get(name, {}))
+        key = read_with[name] = to_key(model_text_config)
+        if key not in prepared:
+            log(
+                f"{name} reads text with {', '.join(f'{k}={v}' for k, v in own_text[name].items())}"
+            )
+            prepared[key] = prepare_data(data_config, model_text_config, data.dataset)
         classifiers[name], models[name] = train_model(
             name,
-            data,
+            prepared[key],
             dataclasses.replace(train_config, **own) if own else train_config,
             out / name if out else None,
             progress,
@@ -318,6 +349,10 @@ def compare(
             f"{name}: test accuracy {models[name].test_accuracy:.4f} "
             f"in {models[name].train_seconds:.1f} s"
         )
+    weighing = None
+    if ensemble and current_world().is_main:
+        weighing = weigh_ensemble(classifiers, data.dataset, out, log)
+        models[ENSEMBLE_NAME] = ensemble_metrics_record(weighing, models)
     record = ComparisonRecord(
         settings=RunSettings(
             models=list(names),
@@ -325,20 +360,92 @@ def compare(
             text=to_dict(text_config),
             training=to_dict(train_config),
             model_training=own_training,
+            model_text=own_text,
             device=str(device),
             environment=environment(),
         ),
         data=summary,
         models=models,
         wall_seconds=round(time.perf_counter() - start, 2),
+        ensemble=weighing.to_json() if weighing is not None else None,
     )
-    comparison = Comparison(record, classifiers, data)
+    # the gallery picks its texts by the first model's answers, on that model's encoding
+    first_data = prepared[read_with[names[0]]]
+    comparison = Comparison(record, classifiers, first_data)
     main = current_world().is_main  # the views are rank 0's to make and write
     if faithfulness_sample and len(data.test) and main:
         record.faithfulness = measure_faithfulness(comparison, faithfulness_sample, log)
     if gallery_sample and len(data.test) and main:
         comparison.gallery = explain_side_by_side(comparison, gallery_sample)
     return comparison
+
+
+ENSEMBLE_NAME = "ensemble"
+
+
+def to_key(text_config: TextConfig) -> str:
+    return json.dumps(to_dict(text_config), sort_keys=True)
+
+
+def train_run_vectors(
+    data_config: DataConfig, settings: Word2VecSettings, out: Path | None, log: Log
+) -> dict[str, Any]:
+    """word2vec for a comparison, saved into `out/vectors` (a temporary folder without `out`);
+    what it read and how long it took."""
+    from .embeddings import dataset_vectors
+
+    folder = out / "vectors" if out is not None else Path(tempfile.mkdtemp(prefix="attnclf-"))
+    trained = dataset_vectors(data_config, folder / "word2vec.bin", settings, log=log)
+    log(
+        f"word2vec: {trained.words:,} words x {settings.dim} from {trained.texts:,} texts in "
+        f"{trained.seconds:.1f} s"
+    )
+    return {
+        "path": str(trained.path),
+        "words": trained.words,
+        "texts": trained.texts,
+        "seconds": round(trained.seconds, 2),
+        "settings": dataclasses.asdict(settings),
+    }
+
+
+def weigh_ensemble(
+    classifiers: Mapping[str, TextClassifier], dataset: Dataset, out: Path | None, log: Log
+) -> Weighing:
+    """The compared models weighed into one on the validation split, saved as `out/ensemble`."""
+    from .ensemble import weigh
+
+    log(f"weighing {', '.join(classifiers)} into an ensemble on the validation split")
+    ensemble, weighing = weigh(list(classifiers.items()), dataset, log=log)
+    log(f"ensemble: {ensemble.describe()}, test accuracy {weighing.test_accuracy['ensemble']:.4f}")
+    if out is not None:
+        ensemble.save(out / ENSEMBLE_NAME)
+    return weighing
+
+
+def ensemble_metrics_record(
+    weighing: Weighing, members: Mapping[str, ModelMetrics]
+) -> ModelMetrics:
+    """The ensemble's row: its test figures, its members' parameters, the seconds weighing took
+    (its members' training is in their own rows), and the speed of scoring the test split."""
+    test = weighing.test_metrics
+    return ModelMetrics(
+        test_accuracy=test["accuracy"],
+        test_loss=test["loss"],
+        precision=test["precision"],
+        recall=test["recall"],
+        f1=test["f1"],
+        roc_auc=test["roc_auc"],
+        confusion_matrix=test["confusion_matrix"],
+        params=sum(members[name].params for name in weighing.names),
+        best_epoch=None,
+        train_seconds=round(weighing.seconds, 2),
+        epoch_seconds=[],
+        train_samples_per_s=None,
+        train_arithmetic="fp32",
+        infer_samples_per_s=round(weighing.test_examples / max(weighing.test_seconds, 1e-9), 1),
+        peak_rss_mb=peak_memory_mb()["peak_rss_mb"],
+    )
 
 
 def _silent(message: str) -> None:

@@ -7,11 +7,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .embeddings import Word2VecSettings
 from .errors import AttnclfError
 
 # How the tutorial's Keras code trained: Adam at Keras' default 1e-3, no gradient clipping, the
 # last weights (no moving average).
 KERAS_TRAINING: Mapping[str, Any] = {"lr": 1e-3, "grad_clip": 0.0, "ema_decay": 0.0}
+
+
+# The record recipe (README, "The record"); every choice made on the validation split.
+BEST_NEURAL = ("self-attention", "multihead")
+BEST_NEURAL_TRAINING: Mapping[str, Any] = {"epochs": 3}
+BEST_NEURAL_TEXT: Mapping[str, Any] = {"vocab_size": 50_000, "max_len": 800}
+BEST_NBSVM_TEXT: Mapping[str, Any] = {"vocab_size": 200_000, "max_len": 2_600}
 
 
 @dataclass(frozen=True)
@@ -20,6 +28,12 @@ class Preset:
     models: tuple[str, ...]
     # per family, TrainConfig fields that replace the run's for that family
     training: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # per family, TextConfig fields (vocabulary, length) that replace the run's
+    text: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # word2vec trained first on the training split and unlabelled texts, for these families
+    word2vec: Word2VecSettings | None = None
+    vector_models: tuple[str, ...] = ()
+    ensemble: bool = False  # weigh every model into one on validation at the end
 
 
 PRESETS: dict[str, Preset] = {
@@ -31,6 +45,17 @@ PRESETS: dict[str, Preset] = {
             "tutorial-self-attention": KERAS_TRAINING,
             "tutorial-multihead": KERAS_TRAINING,
         },
+    ),
+    "best": Preset(
+        summary="the record recipe: word2vec on the training and unlabelled texts, NBSVM on "
+        "1-3-grams of whole reviews, the self-attention and multi-head models on 800 tokens "
+        "from those vectors, weighed into one ensemble on validation",
+        models=("nbsvm", "self-attention", "multihead"),
+        training={name: BEST_NEURAL_TRAINING for name in BEST_NEURAL},
+        text={"nbsvm": BEST_NBSVM_TEXT, **{name: BEST_NEURAL_TEXT for name in BEST_NEURAL}},
+        word2vec=Word2VecSettings(),
+        vector_models=BEST_NEURAL,
+        ensemble=True,
     ),
 }
 

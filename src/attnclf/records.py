@@ -24,10 +24,10 @@ class ModelMetrics:
     roc_auc: float
     confusion_matrix: list[list[int]]  # rows: true label, columns: predicted
     params: int
-    best_epoch: int
+    best_epoch: int | None  # None: not trained by epochs (an ensemble)
     train_seconds: float
     epoch_seconds: list[float]
-    train_samples_per_s: float
+    train_samples_per_s: float | None
     train_arithmetic: str  # "fp32" or "bf16"
     infer_samples_per_s: float
     peak_rss_mb: float
@@ -53,6 +53,8 @@ class RunSettings:
     environment: dict[str, Any]  # attnclf, torch, python, machine, threads
     # per model, the TrainConfig fields it trained with instead of `training`'s (a preset's)
     model_training: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per model, the TextConfig fields it read text with instead of `text`'s
+    model_text: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,6 +66,8 @@ class ComparisonRecord:
     models: dict[str, ModelMetrics]
     wall_seconds: float  # reading the data, training and testing every model
     faithfulness: dict[str, dict[str, Any]] | None = None  # per model, when measured
+    # with --preset best: how the ensemble row was weighed (ensemble.Weighing.to_json)
+    ensemble: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -74,6 +78,8 @@ class ComparisonRecord:
         }
         if self.faithfulness is not None:
             data["faithfulness"] = self.faithfulness
+        if self.ensemble is not None:
+            data["ensemble"] = self.ensemble
         return data
 
 

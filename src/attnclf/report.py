@@ -69,6 +69,30 @@ def markdown_report(record: ComparisonRecord) -> str:
             f"- {name} trained with {', '.join(f'{k} {v}' for k, v in own.items())} instead"
             for name, own in settings.model_training.items()
         ),
+        *(
+            f"- {name} read text with {', '.join(f'{k} {v}' for k, v in own.items())} instead"
+            for name, own in settings.model_text.items()
+            if own
+        ),
+        *(
+            [
+                f"- word2vec: {data['word2vec']['words']:,} words from "
+                f"{data['word2vec']['texts']:,} training and unlabelled texts (never validation "
+                f"or test) in {data['word2vec']['seconds']:.1f} s"
+            ]
+            if "word2vec" in data
+            else []
+        ),
+        *(
+            [
+                "- ensemble: probabilities averaged with weights chosen on the "
+                f"{record.ensemble['validation_examples']:,} validation texts: "
+                + ", ".join(f"{n} {w:.3f}" for n, w in record.ensemble["weights"].items())
+                + "; its row's train s is the weighing (its members trained in their rows)"
+            ]
+            if record.ensemble is not None
+            else []
+        ),
         f"- environment: {json.dumps(settings.environment)}",
         f"- wall time of the whole run: {record.wall_seconds:.1f} s",
         "",
@@ -165,7 +189,7 @@ def write_comparison(
     if gallery:
         page = render_comparison_page(
             [list(row) for row in gallery],
-            list(record.models),
+            list(record.settings.models),  # the trained models; an ensemble has no attention
             "attnclf compare: the same reviews, every model",
         )
         write_html(out / "attention.html", page)

@@ -68,7 +68,9 @@ def compare(
         typer.Option(
             help="A named recipe: tutorial (the tutorial's two Keras models exactly, trained as "
             "Keras did with Adam 1e-3, no clipping and no weight averaging, beside attnclf's own "
-            "two)."
+            "two); best (the record: word2vec on train + unlabelled texts, NBSVM and the two "
+            "attention models from those vectors, weighed into an ensemble on validation). A "
+            "preset's own settings replace the run's for its models."
         ),
     ] = None,
     faithfulness: Annotated[
@@ -110,12 +112,22 @@ def compare(
             resume=resume,
             faithfulness_sample=faithfulness,
             model_training=chosen.training if chosen else None,
+            model_text=chosen.text if chosen else None,
+            word2vec=chosen.word2vec if chosen else None,
+            vector_models=chosen.vector_models if chosen else (),
+            ensemble=chosen.ensemble if chosen else False,
         )
         record = comparison.record
         if not current_world().is_main:
             return  # under torchrun, rank 0 writes and prints
         written = write_comparison(record, out, comparison.gallery)
         typer.echo(comparison_table(record.models))
+        if record.ensemble is not None:
+            weights = record.ensemble["weights"]
+            typer.echo(
+                "\nensemble weights (chosen on validation): "
+                + ", ".join(f"{name} {w:.3f}" for name, w in weights.items())
+            )
         typer.echo(
             f"\nwrote {', '.join(written)} and the models ({', '.join(names)}) into {out}; "
             f"trained and evaluated in {record.wall_seconds:.1f} s"
