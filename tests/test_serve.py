@@ -567,3 +567,19 @@ def test_predict_a_file_mistakes_are_one_line(tmp_path, folders):
     empty.write_text("nope\n")
     result = run_cli("predict", model, "--data", empty, "--out", tmp_path / "o.csv", "-q")
     assert result.exit_code == 2 and "no row that could be classified" in result.stderr
+
+
+def test_the_docs_page_loads_swagger_ui_from_this_server_not_a_cdn(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "https://" not in page.text and "/docs-assets/swagger-ui-bundle.js" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "'self'" in policy and "cdn" not in policy
+    script = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith(
+        "text/javascript"
+    )
+    assert len(script.content) > 100_000
+    assert client.get("/docs-assets/swagger-ui.css").status_code == 200
+    error_of(client.get("/docs-assets/../../etc/passwd"), 404)
+    error_of(client.get("/docs-assets/index.html"), 404, "no docs file")

@@ -388,6 +388,50 @@ def _short(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
+# --- /docs without a CDN -----------------------------------------------------------------------
+
+DOCS_ASSETS = "/docs-assets"
+DOCS_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
+# Swagger UI's page starts itself with one inline script; everything else comes from here
+DOCS_POLICY = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+)
+
+
+def _add_docs(app: FastAPI) -> None:
+    """FastAPI's self-hosted docs recipe: Swagger UI's files from the swagger-ui-bundle package,
+    so /docs works on a machine without internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    files = {name: Path(str(swagger_ui_path)) / name for name in DOCS_FILES}
+    types = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        page = get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="attnclf API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+        page.headers["Content-Security-Policy"] = DOCS_POLICY
+        return page
+
+    @app.get(DOCS_ASSETS + "/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> Response:
+        file = files.get(name)
+        if file is None:
+            raise ApiError(404, f"no docs file {name!r}")
+        return Response(
+            file.read_bytes(),
+            media_type=types[file.suffix],
+            headers={"Cache-Control": "max-age=86400"},
+        )
+
+
 # --- the body limit, the content type and the security headers -------------------------------
 
 
@@ -396,8 +440,6 @@ class Guard:
     it (by its Content-Length, or as it streams in); a body is read as JSON whatever its
     Content-Type says, so `curl -d '{...}'` (form-encoded by default) works; every response
     gets `nosniff` and, unless it brings its own, a policy that lets nothing load."""
-
-    UNPOLICED = ("/docs", "/redoc")  # FastAPI's docs pages load Swagger UI or ReDoc
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
@@ -455,15 +497,12 @@ class Guard:
         await response({"type": "http"}, _no_body, send)
 
     def _with_headers(self, scope: Scope, send: Send) -> Send:
-        path: str = scope.get("path", "")
-        policed = not path.startswith(self.UNPOLICED)
-
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
                 headers.append((b"x-content-type-options", b"nosniff"))
-                if policed and b"content-security-policy" not in names:
+                if b"content-security-policy" not in names:
                     headers.append((b"content-security-policy", API_POLICY.encode()))
                 message = {**message, "headers": headers}
             await send(message)
@@ -501,8 +540,11 @@ def create_app(
         version=__version__,
         summary="Attention-based text classifiers: predictions, attention, explanations.",
         lifespan=lifespan,
+        docs_url=None,  # /docs below serves Swagger UI's files itself, not from a CDN
+        redoc_url=None,
     )
     app.state.server = server
+    _add_docs(app)
     app.add_middleware(Guard, max_bytes=server.settings.max_body_bytes)
     _add_error_handlers(app)
     page_cache: dict[str, str] = {}

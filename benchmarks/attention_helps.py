@@ -1,0 +1,190 @@
+"""The tutorial's claim, tested on IMDB: does attention raise accuracy? Every family side by side,
+at the tutorial's settings (2 epochs, vocabulary 10,000, 200 tokens, random embeddings) over
+several seeds, and at its best settings (word2vec on the training and unlabelled reviews, 800
+tokens and a vocabulary of 50,000 for the neural families, 3 epochs; NBSVM on whole reviews)
+with one seed. Each seed is one `compare` run (the seed draws the split and the initial
+weights), through the library, as `attnclf compare` runs it.
+
+Per family: test accuracy (mean and spread over the seeds), training seconds, inference
+reviews/s, parameters and the faithfulness AOPC (comprehensiveness and sufficiency of the
+attention, or of the token scores of NBSVM, on 200 test reviews of the first seed), with the
+CPU it ran on. Writes attention_helps.json and attention_helps.md into --out.
+
+    python benchmarks/attention_helps.py                       # everything (about an hour)
+    python benchmarks/attention_helps.py --seeds 0 --skip-best # one seed, tutorial settings
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchmark import cpu_isa, cpu_model  # noqa: E402
+
+from attnclf.config import DataConfig, TextConfig, TrainConfig  # noqa: E402
+from attnclf.embeddings import Word2VecSettings  # noqa: E402
+from attnclf.experiment import compare  # noqa: E402
+from attnclf.files import write_json, write_text  # noqa: E402
+from attnclf.presets import BEST_NBSVM_TEXT, BEST_NEURAL_TEXT, BEST_NEURAL_TRAINING  # noqa: E402
+
+FAMILIES = ("bilstm", "self-attention", "multihead", "structured", "transformer", "nbsvm")
+ATTENTION = {"self-attention", "multihead", "structured", "transformer"}
+WITHOUT_VECTORS = {"nbsvm"}  # a linear model on n-grams: no embedding layer
+
+
+def faithfulness_of(report: dict | None) -> dict:
+    """AOPC of the family's own explanation: attention, else NBSVM's token scores (read
+    through gradient x input, which on its binary presence features is the token score)."""
+    if not report:
+        return {}
+    methods = report.get("methods", {})
+    for method in ("attention", "gradient_x_input"):
+        if method in methods:
+            found = methods[method]
+            return {
+                "method": method,
+                "aopc_comprehensiveness": found["aopc_comprehensiveness"],
+                "aopc_sufficiency": found["aopc_sufficiency"],
+            }
+    return {}
+
+
+def run(families, data, seed, text=None, training=None, word2vec=None, faithfulness=200):
+    """One compare run; per family its figures."""
+    neural = [f for f in families if f not in WITHOUT_VECTORS]
+    result = compare(
+        list(families),
+        DataConfig(source=data, seed=seed),
+        TextConfig(),
+        TrainConfig(seed=seed),
+        out=None,
+        progress=False,
+        log=lambda message: print(f"  [{seed}] {message}", file=sys.stderr, flush=True),
+        faithfulness_sample=faithfulness,
+        gallery_sample=0,
+        model_training=training,
+        model_text=text,
+        word2vec=word2vec,
+        vector_models=neural if word2vec is not None else (),
+    )
+    record = result.record
+    faith = record.faithfulness or {}
+    return {
+        name: {
+            "test_accuracy": metrics.test_accuracy,
+            "train_seconds": metrics.train_seconds,
+            "infer_samples_per_s": metrics.infer_samples_per_s,
+            "params": metrics.params,
+            "peak_rss_mb": metrics.peak_rss_mb,
+            **faithfulness_of(faith.get(name)),
+        }
+        for name, metrics in record.models.items()
+    }, record.wall_seconds
+
+
+def markdown(result: dict) -> str:
+    env = result["environment"]
+    seeds = result["seeds"]
+    lines = [
+        f"CPU: {env['cpu']} ({', '.join(env['isa']) or 'no AVX2'}), {env['threads']} threads; "
+        f"tutorial settings over seeds {', '.join(map(str, seeds))}; best settings seed 0.",
+        "",
+        "| family | attention | tutorial: test acc (mean ± sd) | train s | reviews/s | params "
+        "| AOPC compr. / suff. | best: test acc | train s | reviews/s | params |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for family in result["families"]:
+        runs = [result["tutorial"][str(s)][family] for s in seeds]
+        accuracy = [r["test_accuracy"] * 100 for r in runs]
+        spread = statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0
+        first = runs[0]
+        faith = (
+            f"{first['aopc_comprehensiveness']:.3f} / {first['aopc_sufficiency']:.3f}"
+            + (" (token scores)" if first.get("method") == "gradient_x_input" else "")
+            if "aopc_comprehensiveness" in first
+            else "-"
+        )
+        best = result.get("best", {}).get(family)
+        best_cells = (
+            [
+                f"{best['test_accuracy'] * 100:.2f}%",
+                f"{best['train_seconds']:.0f}",
+                f"{best['infer_samples_per_s']:.0f}",
+                f"{best['params']:,}",
+            ]
+            if best
+            else ["-"] * 4
+        )
+        lines.append(
+            "| "
+            + " | ".join([
+                family,
+                "yes" if family in ATTENTION else "no",
+                f"{statistics.mean(accuracy):.2f}% ± {spread:.2f}",
+                f"{statistics.mean(r['train_seconds'] for r in runs):.0f}",
+                f"{statistics.mean(r['infer_samples_per_s'] for r in runs):.0f}",
+                f"{first['params']:,}",
+                faith,
+                *best_cells,
+            ])
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="../shared/data/aclImdb_v1.tar.gz")
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--skip-best", action="store_true", help="Only the tutorial settings.")
+    parser.add_argument("--out", type=Path, default=Path("runs/attention_helps"))
+    args = parser.parse_args(argv)
+    if not Path(args.data).exists():
+        print(f"error: no IMDB archive at {args.data}; pass --data", file=sys.stderr)
+        return 2
+    import torch
+
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    result: dict = {
+        "environment": {
+            "cpu": cpu_model(),
+            "isa": cpu_isa(),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+        },
+        "families": families,
+        "seeds": seeds,
+        "tutorial": {},
+    }
+    started = time.perf_counter()
+    for seed in seeds:
+        figures, wall = run(families, args.data, seed, faithfulness=200 if seed == seeds[0] else 0)
+        result["tutorial"][str(seed)] = figures
+        print(f"seed {seed}: {wall:.0f} s", file=sys.stderr, flush=True)
+    if not args.skip_best:
+        neural = [f for f in families if f not in WITHOUT_VECTORS]
+        text = {"nbsvm": BEST_NBSVM_TEXT, **{f: BEST_NEURAL_TEXT for f in neural}}
+        training = {f: BEST_NEURAL_TRAINING for f in neural}
+        figures, wall = run(families, args.data, 0, text, training, Word2VecSettings())
+        result["best"] = figures
+        print(f"best settings: {wall:.0f} s", file=sys.stderr, flush=True)
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "attention_helps.json", result)
+    table = markdown(result)
+    write_text(args.out / "attention_helps.md", table)
+    print(table)
+    print(json.dumps({"wall_seconds": result["wall_seconds"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
