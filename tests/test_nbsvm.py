@@ -5,6 +5,7 @@ texts, token scores that add up to the logit, and a model folder through the CLI
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -314,9 +315,23 @@ def test_train_predict_and_explain_through_the_cli(sentiment_csv, tmp_path):
     assert weights["keys"].shape == (features,) and weights["weight"].shape == (features, 1)
     assert config["metrics"]["test_accuracy"] > 0.9  # one sentiment word per review decides it
 
-    result = run_cli("predict", out, "A wonderful, superb film.", "--json")
+    result = run_cli("predict", out, "A wonderful, superb film.", "--json", "--attention")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["label"] == "pos"
+    predicted = json.loads(result.stdout)
+    assert predicted["label"] == "pos" and predicted["attention"] is None
+    scores = dict(zip(predicted["tokens"], predicted["token_scores"], strict=True))
+    assert scores["wonderful"] > 0
+
+    from attnclf.serve import ServeSettings, create_app
+
+    with warnings.catch_warnings():  # starlette's note that it will move to httpx2
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
+    with TestClient(create_app([str(out)], ServeSettings()), raise_server_exceptions=False) as http:
+        body = {"texts": ["A dreadful, boring film."], "attention": True}
+        (served,) = http.post("/predict", json=body).json()
+        served_scores = dict(zip(served["tokens"], served["token_scores"], strict=True))
+        assert served_scores["dreadful"] < 0
     loaded = attnclf.load(out, "cpu")
     (scored,) = loaded.score(["A wonderful, superb film."])
     assert scored is not None and scored.attention is None

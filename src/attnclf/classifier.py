@@ -62,11 +62,15 @@ class Prediction:
     attention: list[float] | None  # one weight per token; None for a model without attention
     truncated: bool
     head_attention: list[list[float]] | None = None  # (nh, len(tokens)) for multi-head pooling
+    # (nh, T, T) for a model whose tokens attend to tokens (transformer, the tutorial's layers)
+    token_attention: list[list[list[float]]] | None = None
+    # (T,) signed share of the logit per token, for a model without attention (nbsvm)
+    token_scores: list[float] | None = None
 
     def to_dict(self, with_attention: bool = True) -> dict[str, Any]:
         data = asdict(self)
         if not with_attention:
-            for key in ("tokens", "attention", "head_attention"):
+            for key in ("tokens", "attention", "head_attention", "token_attention", "token_scores"):
                 data.pop(key)
         return data
 
@@ -225,7 +229,7 @@ class TextClassifier:
 def prediction_of(text: str, found: Scored, label_names: list[str]) -> Prediction:
     """The Prediction of one scored text: its most probable label and every weight it has."""
     probs, best = found.probabilities, int(found.probabilities.argmax())
-    heads = found.head_attention
+    heads, matrix = found.head_attention, found.token_attention
     return Prediction(
         text=text,
         label=label_names[best],
@@ -235,6 +239,8 @@ def prediction_of(text: str, found: Scored, label_names: list[str]) -> Predictio
         attention=found.attention.tolist() if found.attention is not None else None,
         truncated=found.truncated,
         head_attention=heads.tolist() if heads is not None else None,
+        token_attention=matrix.tolist() if matrix is not None else None,
+        token_scores=found.token_scores.tolist() if found.token_scores is not None else None,
     )
 
 

@@ -352,6 +352,7 @@ def attention_of(result: Scored) -> dict[str, Any]:
         "attention": _rounded(result.attention),
         "head_attention": _rounded(result.head_attention),
         "token_attention": _rounded(result.token_attention),
+        "token_scores": _rounded(result.token_scores),
     }
 
 

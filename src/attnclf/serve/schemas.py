@@ -59,6 +59,11 @@ class AttentionPrediction(BaseModel):
     attention: list[float] | None = Field(description="(T,) or null: the model has none.")
     head_attention: list[list[float]] | None = Field(description="(nh, T) or null.")
     token_attention: list[list[list[float]]] | None = Field(description="(nh, T, T) or null.")
+    token_scores: list[float] | None = Field(
+        None,
+        description="(T,) or null: each token's signed share of the logit, for a model that "
+        "adds its logit up from the tokens (nbsvm); positive: towards the second label.",
+    )
 
 
 class ExplainRequest(_Request):
@@ -81,6 +86,7 @@ class Explained(BaseModel):
     attention: list[float] | None
     head_attention: list[list[float]] | None
     token_attention: list[list[list[float]]] | None
+    token_scores: list[float] | None = None
     gradient_x_input: list[float] | None = None
     integrated_gradients: list[float] | None = None
 
