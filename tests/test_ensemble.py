@@ -136,6 +136,7 @@ def test_predict_evaluate_and_explain_take_the_folder(members, ensemble_folder, 
     assert result.exit_code == 0, result.output
     html = page.read_text()
     assert "nbsvm (weight" in html and "lstm (weight" in html and "ensemble (" in html
+    assert "has no attention of its own" in html
 
     result = run_cli("explain", ensemble_folder, "--data", data, "--sample", 2)
     assert result.exit_code == 0, result.output

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     from .explain import Explanation
 
 MEMBERS_DIR = "members"
+ENSEMBLE_NOTE = (
+    "an ensemble has no attention of its own: its probabilities are its members' averaged, "
+    "and each member's explanation stands beside it"
+)
 ARCHITECTURE = "ensemble"
 Log = Callable[[str], None]
 
@@ -198,7 +202,9 @@ def explain_ensemble(
     ):
         if found is None:
             raise AttnclfError(f"text {number} has no words to explain: {text!r}")
-        own.append(Explanation.from_scored(text, found, ensemble.label_names, names[0], truth))
+        answer = Explanation.from_scored(text, found, ensemble.label_names, names[0], truth)
+        answer.note = ENSEMBLE_NOTE
+        own.append(answer)
     columns = [own]
     for member, name in zip(ensemble.members, names[1:], strict=True):
         explained = explain(member.classifier, texts, labels)

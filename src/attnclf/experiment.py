@@ -117,9 +117,11 @@ def train_model(
     out: str | Path | None = None,
     progress: bool = True,
     resume: Path | None = None,
+    model_settings: Mapping[str, Any] | None = None,
 ) -> tuple[TextClassifier, ModelMetrics]:
     """Train model family `name`, evaluate it on the test split, save it into `out`. Training
-    checkpoints go to `out/checkpoint`; `resume` carries on from such a checkpoint."""
+    checkpoints go to `out/checkpoint`; `resume` carries on from such a checkpoint.
+    `model_settings`: fields of the family's Config that replace its defaults (a preset's)."""
     out = Path(out) if out is not None else None
     family = get_family(name)
     world = start_processes(train_config.device)  # under torchrun: join the other ranks
@@ -132,8 +134,12 @@ def train_model(
         vocab_size=len(data.vocab),
         num_outputs=output_width(len(data.dataset.label_names)),
         pad_id=data.vocab.pad_id,
-        **family.from_text(data.text_config),
-        **(embedding_width(family, pretrained.matrix.shape[1]) if pretrained else {}),
+        **{
+            **dict(model_settings or {}),
+            **family.from_text(data.text_config),
+            # the vectors' width wins over a setting
+            **(embedding_width(family, pretrained.matrix.shape[1]) if pretrained else {}),
+        },
     )
     model = family.build(config, data.vocab)
     if pretrained is not None:
@@ -284,6 +290,7 @@ def compare(
     gallery_sample: int = GALLERY_SAMPLE,
     model_training: Mapping[str, Mapping[str, Any]] | None = None,
     model_text: Mapping[str, Mapping[str, Any]] | None = None,
+    model_settings: Mapping[str, Mapping[str, Any]] | None = None,
     word2vec: Word2VecSettings | None = None,
     vector_models: Sequence[str] = (),
     ensemble: bool = False,
@@ -293,8 +300,9 @@ def compare(
     (`faithfulness_sample` texts, 0: not) and explain `gallery_sample` of them. `resume`, an
     earlier run's `out`, carries each model on from its checkpoint there. `model_training` and
     `model_text` give, per model, TrainConfig and TextConfig fields that replace the run's for
-    that model (a preset's). `word2vec`: first train word vectors on the training split (and
-    IMDB's unlabelled reviews; never validation or test) for the `vector_models` to start from.
+    that model (a preset's), and `model_settings` fields of its family's Config. `word2vec`:
+    first train word vectors on the training split (and IMDB's unlabelled reviews; never
+    validation or test) for the `vector_models` to start from.
     `ensemble`: at the end, weigh all models into one on the validation split (ensemble.py)."""
     check_model_names(names)
     own_training = {name: dict(values) for name, values in (model_training or {}).items()}
@@ -344,6 +352,7 @@ def compare(
             out / name if out else None,
             progress,
             resume=checkpoint if checkpoint and (checkpoint / MANIFEST).exists() else None,
+            model_settings=(model_settings or {}).get(name),
         )
         log(
             f"{name}: test accuracy {models[name].test_accuracy:.4f} "
@@ -361,6 +370,7 @@ def compare(
             training=to_dict(train_config),
             model_training=own_training,
             model_text=own_text,
+            model_settings={name: dict(v) for name, v in (model_settings or {}).items()},
             device=str(device),
             environment=environment(),
         ),

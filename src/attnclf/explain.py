@@ -103,6 +103,8 @@ class Explanation:
     # logit up from the tokens (nbsvm); positive: towards the second label (more labels: the
     # predicted one)
     token_scores: list[float] | None = None
+    # shown instead of NO_ATTENTION for a model without attention (an ensemble says why)
+    note: str | None = None
 
     @classmethod
     def from_prediction(
@@ -399,7 +401,7 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
     if not e.has_attention:
         plain_cells = [(len(token), token) for token in e.tokens]
         lines.extend(_wrap(_with_cut(plain_cells, cut), "", width))
-        lines.extend(textwrap.wrap(NO_ATTENTION, width, break_on_hyphens=False))
+        lines.extend(textwrap.wrap(e.note or NO_ATTENTION, width, break_on_hyphens=False))
         lines.extend(_matrix_note(e, width))
         return "\n".join(lines)
     rows = e.rows()
@@ -537,9 +539,9 @@ def _score_note_html(explanation: Explanation) -> str:
     return f'<div class="attnclf-token-scores" style="{_NOTE}">{ramp}{text}</div>'
 
 
-def _no_attention_html() -> str:
-    """NO_ATTENTION as a grey note, its `command` in <code>."""
-    pieces = html.escape(NO_ATTENTION).split("`")
+def _no_attention_html(note: str | None = None) -> str:
+    """NO_ATTENTION (or `note`) as a grey note, its `command` in <code>."""
+    pieces = html.escape(note or NO_ATTENTION).split("`")
     text = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
     return f'<div class="attnclf-no-attention" style="{_NOTE}">{text}</div>'
 
@@ -579,7 +581,9 @@ def _fragment(explanation: Explanation, with_text: bool, matrix: str = "") -> st
         plain = _words_html(explanation, None, cut, spans=bool(matrix))
         body.append(f'<div{main} style="{_WORDS}">{plain}</div>')
         body.append(
-            _score_note_html(explanation) if explanation.has_scores else _no_attention_html()
+            _score_note_html(explanation)
+            if explanation.has_scores
+            else _no_attention_html(explanation.note)
         )
     for number, (name, weights) in enumerate(rows):
         kind = main if number == 0 else ""
@@ -840,7 +844,8 @@ def figure(explanations: Sequence[Explanation]) -> Figure:
                 y += 0.8 * _LINE
             y += 0.2 * _LINE
         elif not e.has_attention:
-            text(_MARGIN, y + _LINE / 2, NO_ATTENTION, fontsize=9.5, color=grey, va="center")
+            note = e.note or NO_ATTENTION
+            text(_MARGIN, y + _LINE / 2, note, fontsize=9.5, color=grey, va="center")
             y += _LINE
         if e.has_matrix:
             from .matrix_view import heatmaps_height

@@ -30,6 +30,8 @@ class Preset:
     training: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # per family, TextConfig fields (vocabulary, length) that replace the run's
     text: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # per family, fields of its Config (sizes) that replace the family's defaults
+    model: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # word2vec trained first on the training split and unlabelled texts, for these families
     word2vec: Word2VecSettings | None = None
     vector_models: tuple[str, ...] = ()

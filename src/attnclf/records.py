@@ -55,6 +55,8 @@ class RunSettings:
     model_training: dict[str, dict[str, Any]] = field(default_factory=dict)
     # per model, the TextConfig fields it read text with instead of `text`'s
     model_text: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per model, the fields of its family's Config set instead of the family's defaults
+    model_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

@@ -75,6 +75,11 @@ def markdown_report(record: ComparisonRecord) -> str:
             if own
         ),
         *(
+            f"- {name} built with {', '.join(f'{k} {v}' for k, v in own.items())}"
+            for name, own in settings.model_settings.items()
+            if own
+        ),
+        *(
             [
                 f"- word2vec: {data['word2vec']['words']:,} words from "
                 f"{data['word2vec']['texts']:,} training and unlabelled texts (never validation "

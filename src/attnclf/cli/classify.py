@@ -113,6 +113,7 @@ def compare(
             faithfulness_sample=faithfulness,
             model_training=chosen.training if chosen else None,
             model_text=chosen.text if chosen else None,
+            model_settings=chosen.model if chosen else None,
             word2vec=chosen.word2vec if chosen else None,
             vector_models=chosen.vector_models if chosen else (),
             ensemble=chosen.ensemble if chosen else False,
