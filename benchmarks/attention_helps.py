@@ -123,16 +123,18 @@ def markdown(result: dict) -> str:
         )
         lines.append(
             "| "
-            + " | ".join([
-                family,
-                "yes" if family in ATTENTION else "no",
-                f"{statistics.mean(accuracy):.2f}% ± {spread:.2f}",
-                f"{statistics.mean(r['train_seconds'] for r in runs):.0f}",
-                f"{statistics.mean(r['infer_samples_per_s'] for r in runs):.0f}",
-                f"{first['params']:,}",
-                faith,
-                *best_cells,
-            ])
+            + " | ".join(
+                [
+                    family,
+                    "yes" if family in ATTENTION else "no",
+                    f"{statistics.mean(accuracy):.2f}% ± {spread:.2f}",
+                    f"{statistics.mean(r['train_seconds'] for r in runs):.0f}",
+                    f"{statistics.mean(r['infer_samples_per_s'] for r in runs):.0f}",
+                    f"{first['params']:,}",
+                    faith,
+                    *best_cells,
+                ]
+            )
             + " |"
         )
     return "\n".join(lines) + "\n"

@@ -294,6 +294,7 @@ def compare(
     word2vec: Word2VecSettings | None = None,
     vector_models: Sequence[str] = (),
     ensemble: bool = False,
+    model_families: Mapping[str, str] | None = None,
 ) -> Comparison:
     """Train every named model on the same data and split, and evaluate each on the test split;
     then, on the same test texts for every model, measure the faithfulness of its explanations
@@ -303,8 +304,11 @@ def compare(
     that model (a preset's), and `model_settings` fields of its family's Config. `word2vec`:
     first train word vectors on the training split (and IMDB's unlabelled reviews; never
     validation or test) for the `vector_models` to start from.
-    `ensemble`: at the end, weigh all models into one on the validation split (ensemble.py)."""
-    check_model_names(names)
+    `ensemble`: at the end, weigh all models into one on the validation split (ensemble.py).
+    `model_families` names the family of a model whose name is not a family's (a second
+    multihead, "multihead-2", trained with another seed, say)."""
+    families_of = {name: (model_families or {}).get(name, name) for name in names}
+    check_model_names(list(families_of.values()))
     own_training = {name: dict(values) for name, values in (model_training or {}).items()}
     own_text = {name: dict(values) for name, values in (model_text or {}).items()}
     if not start_processes(train_config.device).is_main:
@@ -346,7 +350,7 @@ def compare(
             )
             prepared[key] = prepare_data(data_config, model_text_config, data.dataset)
         classifiers[name], models[name] = train_model(
-            name,
+            families_of[name],
             prepared[key],
             dataclasses.replace(train_config, **own) if own else train_config,
             out / name if out else None,

@@ -36,6 +36,8 @@ class Preset:
     word2vec: Word2VecSettings | None = None
     vector_models: tuple[str, ...] = ()
     ensemble: bool = False  # weigh every model into one on validation at the end
+    # the family of each model whose name is not a family's own ("multihead-2")
+    families: Mapping[str, str] = field(default_factory=dict)
 
 
 PRESETS: dict[str, Preset] = {

@@ -97,9 +97,10 @@ def compare(
     with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint.parent.parent):
         data_config, text_config, train_config = options.configs()
         chosen = get_preset(preset) if preset is not None else None
-        names = parse_families(
-            models or (",".join(chosen.models) if chosen else "self-attention,multihead")
-        )
+        if models is None and chosen is not None:
+            names = list(chosen.models)  # a preset's, which may name a family twice
+        else:
+            names = parse_families(models or "self-attention,multihead")
         log = echo_to_stderr(quiet)
         comparison = run_compare(
             names,
@@ -117,6 +118,7 @@ def compare(
             word2vec=chosen.word2vec if chosen else None,
             vector_models=chosen.vector_models if chosen else (),
             ensemble=chosen.ensemble if chosen else False,
+            model_families=chosen.families if chosen else None,
         )
         record = comparison.record
         if not current_world().is_main:
