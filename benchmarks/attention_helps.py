@@ -106,7 +106,11 @@ def markdown(result: dict) -> str:
         first = runs[0]
         faith = (
             f"{first['aopc_comprehensiveness']:.3f} / {first['aopc_sufficiency']:.3f}"
-            + (" (token scores)" if first.get("method") == "gradient_x_input" else "")
+            + (
+                f" ({'token scores' if family == 'nbsvm' else 'gradient x input'})"
+                if first.get("method") == "gradient_x_input"
+                else ""
+            )
             if "aopc_comprehensiveness" in first
             else "-"
         )
