@@ -217,16 +217,18 @@ def test_compare_preset_best_trains_vectors_members_and_the_ensemble(members, tm
     result = run_cli("compare", "--preset", "best", "--data", data, "--out", out, "-q")
     assert result.exit_code == 0, result.output
     record = json.loads((out / "metrics.json").read_text())
-    assert list(record["models"]) == ["nbsvm", "self-attention", "multihead", "ensemble"]
+    members = ["nbsvm", "self-attention", "multihead", "multihead-2"]
+    assert list(record["models"]) == [*members, "ensemble"]
     weights = record["ensemble"]["weights"]
-    assert set(weights) == {"nbsvm", "self-attention", "multihead"}
+    assert set(weights) == set(members)
     assert abs(sum(weights.values()) - 1) < 1e-9
     assert record["settings"]["model_text"]["nbsvm"]["max_len"] == 2600
     vectors = record["data"]["word2vec"]
     assert (out / "vectors" / "word2vec.bin").is_file() and vectors["texts"] == record["data"][
         "train"
     ]
-    for name in ("self-attention", "multihead"):
+    assert json.loads((out / "multihead-2" / "config.json").read_text())["training"]["seed"] == 1
+    for name in ("self-attention", "multihead", "multihead-2"):
         config = json.loads((out / name / "config.json").read_text())
         assert config["embeddings"]["source"] == vectors["path"]
         assert config["text"]["max_len"] == 800

@@ -64,7 +64,8 @@ def test_compare_record_has_what_metrics_json_promises(sentiment_csv, tmp_path):
     data = record.to_json()
     assert set(data) == {"settings", "data", "models", "wall_seconds"}  # no faithfulness asked
     assert set(data["settings"]) == {
-        "models", "data", "text", "training", "model_training", "device", "environment",
+        "models", "data", "text", "training", "model_training", "model_text", "model_settings",
+        "device", "environment",
     }  # fmt: skip
     assert data["settings"]["model_training"] == {}
     for model in data["models"].values():
