@@ -162,15 +162,7 @@ class TextClassifier:
     def predict(self, texts: str | list[str], batch_size: int = 256) -> list[Prediction]:
         """One Prediction per text, in order. A text with no words is an error."""
         texts = [texts] if isinstance(texts, str) else list(texts)
-        scored = self.score(texts, batch_size)
-        for number, found in enumerate(scored, start=1):
-            if found is None:
-                raise AttnclfError(f"text {number} has no words to classify: {texts[number - 1]!r}")
-        return [
-            prediction_of(text, found, self.label_names)
-            for text, found in zip(texts, scored, strict=True)
-            if found is not None
-        ]
+        return predictions_of(texts, self.score(texts, batch_size), self.label_names)
 
     # --- the model folder ---------------------------------------------------------------------
 
@@ -224,6 +216,20 @@ class TextClassifier:
             return cls(architecture, graph, vocab, text_config, labels, metadata, "cpu")
         load_weights(model, path / WEIGHTS_FILE)
         return cls(architecture, model, vocab, text_config, labels, metadata, device)
+
+
+def predictions_of(
+    texts: list[str], scored: Sequence[Scored | None], label_names: list[str]
+) -> list[Prediction]:
+    """One Prediction per scored text; a text with no words (None) is an error."""
+    for number, found in enumerate(scored, start=1):
+        if found is None:
+            raise AttnclfError(f"text {number} has no words to classify: {texts[number - 1]!r}")
+    return [
+        prediction_of(text, found, label_names)
+        for text, found in zip(texts, scored, strict=True)
+        if found is not None
+    ]
 
 
 def prediction_of(text: str, found: Scored, label_names: list[str]) -> Prediction:

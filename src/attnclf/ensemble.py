@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .classifier import Prediction, Scored, TextClassifier, prediction_of
+from .classifier import Prediction, Scored, TextClassifier, predictions_of
 from .classifier import load as load_classifier
 from .config import DataConfig
 from .data import Dataset, load_dataset
@@ -117,15 +117,7 @@ class Ensemble:
     def predict(self, texts: str | list[str], batch_size: int = 256) -> list[Prediction]:
         """One Prediction per text, in order. A text with no words is an error."""
         texts = [texts] if isinstance(texts, str) else list(texts)
-        scored = self.score(texts, batch_size)
-        for number, found in enumerate(scored, start=1):
-            if found is None:
-                raise AttnclfError(f"text {number} has no words to classify: {texts[number - 1]!r}")
-        return [
-            prediction_of(text, found, self.label_names)
-            for text, found in zip(texts, scored, strict=True)
-            if found is not None
-        ]
+        return predictions_of(texts, self.score(texts, batch_size), self.label_names)
 
     def describe(self) -> str:
         return ", ".join(
@@ -387,12 +379,17 @@ def build_ensemble(
 
 
 def member_spec(spec: str | Path) -> tuple[str, Path]:
-    """`PATH` or `NAME=PATH`; the name defaults to the folder's own name."""
-    text = str(spec)
-    name, sep, rest = text.partition("=")
-    if sep and not Path(text).exists():
-        return name, Path(rest)
-    return Path(text).resolve().name, Path(text)
+    """`PATH` or `NAME=PATH`, as `attnclf serve` reads them: the name becomes a folder under
+    `members/`, so it is checked as a model name is (no "/" or "..")."""
+    from .serve.models import parse_spec
+
+    try:
+        return parse_spec(spec)
+    except AttnclfError:
+        raise AttnclfError(
+            f"{spec} gives no usable member name (letters, digits, '.', '_', '-'); name it "
+            "with NAME=PATH"
+        ) from None
 
 
 def load_member(path: Path, device: str) -> TextClassifier:
