@@ -32,7 +32,7 @@ from .data import Dataset, load_dataset
 from .errors import AttnclfError
 from .evaluate import classification_metrics
 from .files import write_json
-from .folder import CONFIG_FILE, ENSEMBLE, folder_kind, read_config
+from .folder import CONFIG_FILE, ENSEMBLE, MODEL_NAME, folder_kind, named_path, read_config
 from .objective import logits_of_probabilities
 from .version import __version__
 
@@ -380,16 +380,14 @@ def build_ensemble(
 
 def member_spec(spec: str | Path) -> tuple[str, Path]:
     """`PATH` or `NAME=PATH`, as `attnclf serve` reads them: the name becomes a folder under
-    `members/`, so it is checked as a model name is (no "/" or "..")."""
-    from .serve.models import parse_spec
-
-    try:
-        return parse_spec(spec)
-    except AttnclfError:
+    `members/`, so it is checked as a served model's name is (no "/" or "..")."""
+    name, path = named_path(spec)
+    if not MODEL_NAME.fullmatch(name):
         raise AttnclfError(
             f"{spec} gives no usable member name (letters, digits, '.', '_', '-'); name it "
             "with NAME=PATH"
-        ) from None
+        )
+    return name, path
 
 
 def load_member(path: Path, device: str) -> TextClassifier:

@@ -6,6 +6,7 @@ atomically, config.json last, so a folder with a config.json is complete."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,21 @@ if TYPE_CHECKING:
 
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "model.safetensors"
 ONNX_FILE = "model.onnx"  # the exported graph, when `attnclf export` has run (export.py)
+
+
+# A name given to a model folder (`attnclf serve NAME=PATH`, an ensemble's member): safe as a
+# URL segment and as a folder name (no "/" or "..")
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def named_path(spec: str | Path) -> tuple[str, Path]:
+    """`PATH` or `NAME=PATH`; the name defaults to the folder's own name (not yet checked
+    against MODEL_NAME)."""
+    text = str(spec)
+    name, sep, rest = text.partition("=")
+    if sep and MODEL_NAME.fullmatch(name) and not Path(text).exists():
+        return name, Path(rest)
+    return Path(text).resolve().name, Path(text)
 
 
 @dataclass(frozen=True)

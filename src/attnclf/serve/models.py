@@ -6,20 +6,27 @@ gathers the texts of many requests)."""
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import AttnclfError
-from ..folder import CLASSIFIER, CONFIG_FILE, ENSEMBLE, SEQ2SEQ, WEIGHTS_FILE, folder_kind
+from ..folder import (
+    CLASSIFIER,
+    CONFIG_FILE,
+    ENSEMBLE,
+    MODEL_NAME,
+    SEQ2SEQ,
+    WEIGHTS_FILE,
+    folder_kind,
+    named_path,
+)
 
 if TYPE_CHECKING:
     from ..classifier import TextScorer
     from ..seq2seq.translator import Translator
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass
@@ -75,16 +82,10 @@ class ServedModel:
 
 def parse_spec(spec: str | Path) -> tuple[str, Path]:
     """`PATH` or `NAME=PATH`: the name defaults to the folder's own name."""
-    text = str(spec)
-    name, sep, rest = text.partition("=")
-    if sep and _NAME.fullmatch(name) and not Path(text).exists():
-        path = Path(rest)
-    else:
-        path = Path(text)
-        name = path.resolve().name
-    if not _NAME.fullmatch(name):
+    name, path = named_path(spec)
+    if not MODEL_NAME.fullmatch(name):
         raise AttnclfError(
-            f"cannot serve {text}: {name!r} is not a usable model name (letters, digits, '.', "
+            f"cannot serve {spec}: {name!r} is not a usable model name (letters, digits, '.', "
             "'_', '-'); name it with NAME=PATH"
         )
     return name, path
