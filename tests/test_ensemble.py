@@ -223,6 +223,9 @@ def test_compare_preset_best_trains_vectors_members_and_the_ensemble(members, tm
     assert set(weights) == set(members)
     assert abs(sum(weights.values()) - 1) < 1e-9
     assert record["settings"]["model_text"]["nbsvm"]["max_len"] == 2600
+    nbsvm_text = json.loads((out / "nbsvm" / "config.json").read_text())["text"]
+    assert nbsvm_text["tokenizer"] == "punctuation"
+    assert "." in json.loads((out / "nbsvm" / "vocab.json").read_text())
     vectors = record["data"]["word2vec"]
     assert (out / "vectors" / "word2vec.bin").is_file() and vectors["texts"] == record["data"][
         "train"
@@ -231,7 +234,7 @@ def test_compare_preset_best_trains_vectors_members_and_the_ensemble(members, tm
     for name in ("self-attention", "multihead", "multihead-2"):
         config = json.loads((out / name / "config.json").read_text())
         assert config["embeddings"]["source"] == vectors["path"]
-        assert config["text"]["max_len"] == 800
+        assert config["text"]["max_len"] == 800 and config["text"]["tokenizer"] == "attnclf"
     ensemble = load_any(out / "ensemble", "cpu")
     assert isinstance(ensemble, Ensemble) and [m.name for m in ensemble.members] == list(weights)
     assert record["models"]["ensemble"]["test_accuracy"] == pytest.approx(

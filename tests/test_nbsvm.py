@@ -19,6 +19,7 @@ import attnclf
 from attnclf.batches import EncodedTexts
 from attnclf.config import TrainConfig
 from attnclf.errors import AttnclfError
+from attnclf.explain import explain
 from attnclf.models import build_model, get_family, model_config
 from attnclf.models.families import nbsvm
 from attnclf.models.families.nbsvm import (
@@ -348,3 +349,21 @@ def test_train_predict_and_explain_through_the_cli(sentiment_csv, tmp_path):
 
     again = run_cli("train", "--model", "nbsvm", "--data", sentiment_csv, "--resume", out)
     assert_one_line_error(again, "nbsvm trains in one pass", "leave out --resume")
+
+
+def test_the_punctuation_tokenizer_is_saved_and_read_back(sentiment_csv, tmp_path):
+    out = tmp_path / "nbsvm-punctuation"
+    result = run_cli(
+        "train", "--model", "nbsvm", "--tokenizer", "punctuation", "--max-len", "6",
+        "--data", sentiment_csv, "--out", out, "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["text"]["tokenizer"] == "punctuation"
+    loaded = attnclf.load(out, "cpu")
+    text = "Superb, truly superb. A wonderful film (really)!"
+    (prediction,) = loaded.predict([text])
+    assert prediction.tokens == ["wonderful", "film", "(", "really", ")", "!"]  # the last 6 of 12
+    (explained,) = explain(loaded, [text])
+    assert explained.cut() == (0, 6)  # found by the same tokenizer: 6 tokens left out up front
+    bad = run_cli("train", "--model", "nbsvm", "--tokenizer", "bpe", "--data", sentiment_csv)
+    assert_one_line_error(bad, "--tokenizer 'bpe' is not one of attnclf, punctuation")

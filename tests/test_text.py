@@ -83,6 +83,38 @@ def test_tokenize_keeps_accented_letters():
     assert tokenize("Café CRÈME") == ["café", "crème"]
 
 
+def test_punctuation_tokenizer_keeps_sentence_marks_as_tokens():
+    text = 'Not "great". A (long) film, truly: bad; 10/10!'
+    assert tokenize(text, "punctuation") == (
+        ["not", '"', "great", '"', ".", "a", "(", "long", ")", "film", ","]
+        + ["truly", ":", "bad", ";", "10", "10", "!"]
+    )
+    # the words are attnclf's own; only the marks are added
+    words = [t for t in tokenize(text, "punctuation") if t not in '.,;:()"']
+    assert words == tokenize(text)
+
+
+def test_punctuation_tokenizer_outside_ascii_takes_the_same_marks():
+    assert tokenize("Café. Don’t, «no»", "punctuation") == ["café", ".", "don't", ",", "no"]
+
+
+def test_encoder_and_build_and_encode_follow_the_configured_tokenizer():
+    from attnclf.text import build_and_encode
+
+    config = TextConfig(vocab_size=20, max_len=10, tokenizer="punctuation")
+    vocab, encoded = build_and_encode(["Bad. Very bad, truly."], config)
+    assert "." in vocab.index and "," in vocab.index
+    assert Encoder(vocab, config).tokens("Bad. Very bad, truly.")[0] == vocab.decode(encoded[0])
+
+
+def test_an_unknown_tokenizer_is_one_line_naming_the_choices():
+    from attnclf.config import run_configs
+    from attnclf.errors import AttnclfError
+
+    with pytest.raises(AttnclfError, match="--tokenizer 'keras' is not one of attnclf, punct"):
+        run_configs(tokenizer="keras")
+
+
 # --- truncate ---------------------------------------------------------------------------------
 
 TOKENS = [f"t{i}" for i in range(10)]

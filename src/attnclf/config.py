@@ -24,10 +24,15 @@ class TextConfig:
     # "head+tail" keeps a quarter of the budget from the start and the rest from the end.
     truncation: Truncation = "tail"
     min_count: int = 1
+    # "punctuation": attnclf's words and sentence marks as tokens too (text.tokenize).
     # "keras" for a model brought over by `attnclf import-keras`: its texts become ids by the
     # rules in `keras` (keras_text.KerasTextRules as a dict), as Keras' Tokenizer made them
-    tokenizer: Literal["attnclf", "keras"] = "attnclf"
+    tokenizer: Literal["attnclf", "punctuation", "keras"] = "attnclf"
     keras: dict[str, Any] | None = None
+
+
+# the tokenizers a model can be trained with ("keras" comes only with an imported model)
+TRAINABLE_TOKENIZERS = ("attnclf", "punctuation")
 
 
 @dataclass
@@ -110,6 +115,7 @@ def run_configs(
     vocab_size: int = 10_000,
     max_len: int = 200,
     truncation: str = "tail",
+    tokenizer: str = "attnclf",
     epochs: int = 2,
     batch_size: int = 128,
     lr: float = 2e-3,
@@ -124,6 +130,10 @@ def run_configs(
     choices (which come from the Literal types above) or an impossible one is one line naming
     the option and what it takes. `seed` seeds the split and the training alike."""
     checked_truncation: Truncation = _choice("--truncation", truncation, Truncation)
+    if tokenizer not in TRAINABLE_TOKENIZERS:
+        raise AttnclfError(
+            f"--tokenizer {tokenizer!r} is not one of {', '.join(TRAINABLE_TOKENIZERS)}"
+        )
     checked_schedule: LrSchedule = _choice("--lr-schedule", lr_schedule, LrSchedule)
     checked_precision: Precision = _choice("--precision", precision, Precision)
     if freeze_embeddings and embeddings is None:
@@ -139,7 +149,12 @@ def run_configs(
             limit=limit,
             seed=seed,
         ),
-        TextConfig(vocab_size=vocab_size, max_len=max_len, truncation=checked_truncation),
+        TextConfig(
+            vocab_size=vocab_size,
+            max_len=max_len,
+            truncation=checked_truncation,
+            tokenizer=tokenizer,  # type: ignore[arg-type]
+        ),
         TrainConfig(
             epochs=epochs,
             batch_size=batch_size,

@@ -105,6 +105,7 @@ class Explanation:
     token_scores: list[float] | None = None
     # shown instead of NO_ATTENTION for a model without attention (an ensemble says why)
     note: str | None = None
+    tokenizer: str = "attnclf"  # how `text` became tokens (TextConfig.tokenizer)
 
     @classmethod
     def from_prediction(
@@ -214,7 +215,7 @@ class Explanation:
         truncation mode ("head" cuts at the end, "tail" at the start, "head+tail" inside)."""
         if not self.truncated:
             return None
-        full, n = tokenize(self.text), len(self.tokens)
+        full, n = tokenize(self.text, self.tokenizer), len(self.tokens)
         dropped = len(full) - n
         if dropped <= 0:
             return (n, 0)
@@ -250,11 +251,11 @@ def explain(
         names = None
         if found.token_attention is not None:
             names = map_names(classifier.model, len(found.token_attention))
-        explanations.append(
-            Explanation.from_scored(
-                text, found, classifier.label_names, classifier.architecture, truth, names
-            )
+        explanation = Explanation.from_scored(
+            text, found, classifier.label_names, classifier.architecture, truth, names
         )
+        explanation.tokenizer = classifier.text_config.tokenizer
+        explanations.append(explanation)
     return explanations
 
 

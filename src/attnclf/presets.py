@@ -23,7 +23,13 @@ BEST_NEURAL = ("self-attention", "multihead", "multihead-2")
 BEST_WORD2VEC = Word2VecSettings()
 BEST_NEURAL_TRAINING: Mapping[str, Any] = {"epochs": 3}
 BEST_NEURAL_TEXT: Mapping[str, Any] = {"vocab_size": 50_000, "max_len": 800}
-BEST_NBSVM_TEXT: Mapping[str, Any] = {"vocab_size": 200_000, "max_len": 2_600}
+# Sentence marks as tokens too: NBSVM's own validation accuracy stayed at 90.48%, the ensemble's
+# rose from 91.88% to 92.04% (and NBSVM's test accuracy from 91.53% to 91.66%)
+BEST_NBSVM_TEXT: Mapping[str, Any] = {
+    "vocab_size": 200_000,
+    "max_len": 2_600,
+    "tokenizer": "punctuation",
+}
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,9 @@ PRESETS: dict[str, Preset] = {
     ),
     "best": Preset(
         summary="the record recipe: word2vec on the training and unlabelled texts, NBSVM on "
-        "1-3-grams of whole reviews, the self-attention model and two multi-head models (two "
-        "seeds) on 800 tokens from those vectors, weighed into one ensemble on validation",
+        "1-3-grams of whole reviews (words and punctuation), the self-attention model and "
+        "two multi-head models (two seeds) on 800 tokens from those vectors, weighed into one "
+        "ensemble on validation",
         models=("nbsvm", *BEST_NEURAL),
         training={
             **{name: BEST_NEURAL_TRAINING for name in BEST_NEURAL},

@@ -40,14 +40,24 @@ _TOKEN = re.compile(rf"{_WORD}(?:['’-]{_WORD})*|[!?]")
 # The same pattern for lower-cased ASCII text, where a word character is a letter or digit and
 # there are no combining marks: about 1.8x faster, and nine IMDB reviews in ten are ASCII.
 _ASCII_TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*|[!?]")
+# The "punctuation" tokenizer: the same words, and the marks that shape a sentence as tokens of
+# their own ("great ." and ". not" become n-grams), as Mesnil et al. 2014 prepared IMDB for
+# their NBSVM. On IMDB it raised NBSVM-LR on 1-3-grams from 91.53% to 91.73% test accuracy.
+_MARKS = '!?.,;:()"'
+_PUNCTUATION_TOKEN = re.compile(rf"{_WORD}(?:['’-]{_WORD})*|[{re.escape(_MARKS)}]")
+_ASCII_PUNCTUATION_TOKEN = re.compile(rf"[a-z0-9]+(?:['-][a-z0-9]+)*|[{re.escape(_MARKS)}]")
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-case words and !/? marks, with IMDB's `<br />` line breaks treated as spaces."""
+def tokenize(text: str, tokenizer: str = "attnclf") -> list[str]:
+    """Lower-case words and !/? marks, with IMDB's `<br />` line breaks treated as spaces;
+    `tokenizer="punctuation"` also keeps . , ; : ( ) and \" as tokens."""
+    punctuation = tokenizer == "punctuation"
     text = _HTML_BREAK.sub(" ", text)
     if text.isascii():
-        return _ASCII_TOKEN.findall(text.lower())
-    return _TOKEN.findall(unicodedata.normalize("NFC", text).lower().replace("’", "'"))
+        pattern = _ASCII_PUNCTUATION_TOKEN if punctuation else _ASCII_TOKEN
+        return pattern.findall(text.lower())
+    pattern = _PUNCTUATION_TOKEN if punctuation else _TOKEN
+    return pattern.findall(unicodedata.normalize("NFC", text).lower().replace("’", "'"))
 
 
 def truncate(tokens: Sequence[str], max_len: int, how: Truncation) -> list[str]:
@@ -131,7 +141,7 @@ class Encoder:
 
     def tokens(self, text: str) -> tuple[list[str], bool]:
         """The tokens the model sees, and whether the text was cut to fit `max_len`."""
-        tokens = tokenize(text)
+        tokens = tokenize(text, self.config.tokenizer)
         kept = truncate(tokens, self.config.max_len, self.config.truncation)
         return kept, len(kept) < len(tokens)
 
@@ -152,8 +162,9 @@ def build_and_encode(texts: Iterable[str], config: TextConfig) -> tuple[Vocab, l
     int32 ids into the list of every distinct word, not as lists of strings, which for IMDB's
     train split takes ~20 MB instead of ~400 MB."""
     words: dict[str, int] = {}
+    add, how = words.setdefault, config.tokenizer
     sequences = [
-        np.fromiter((words.setdefault(token, len(words)) for token in tokenize(text)), np.int32)
+        np.fromiter((add(token, len(words)) for token in tokenize(text, how)), np.int32)
         for text in texts
     ]
     counts: list[int] = (

@@ -162,6 +162,13 @@ class TrainingOptions:
             "start, the rest from the end)."
         ),
     ] = "tail"
+    tokenizer: Annotated[
+        str,
+        typer.Option(
+            help="How text becomes tokens: attnclf (lower-case words and ! ?) or punctuation "
+            "(also . , ; : ( ) and \" as tokens, which NBSVM's n-grams gain from)."
+        ),
+    ] = "attnclf"
     vocab_size: Annotated[
         int,
         typer.Option(
