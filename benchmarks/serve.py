@@ -129,6 +129,10 @@ def main() -> None:
         else:
             model = args.model
             texts = [f"review {i}: the acting was superb but the plot was thin" for i in range(500)]
+        if args.runtime == "onnx" and not (model / "model.onnx").exists():
+            from attnclf.export import export_folder
+
+            export_folder(model)  # into the folder, as `attnclf export MODEL` writes it
         rng = np.random.default_rng(0)
         n = args.texts_per_request
         requests = [
