@@ -428,6 +428,31 @@ def test_the_batcher_respects_its_maximum_and_finishes_queued_work_on_stop():
     assert max(sizes) <= 4 and sum(sizes) == 10
 
 
+def test_the_inference_thread_runs_with_the_threads_it_was_given(folders, monkeypatch):
+    from attnclf.serve.app import inference_threads
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1}, raising=False)
+    assert inference_threads(ServeSettings()) == 1  # 2 cores: one for the event loop
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(16)), raising=False)
+    assert inference_threads(ServeSettings()) == 15
+    assert inference_threads(ServeSettings(threads=3)) == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0}, raising=False)
+    assert inference_threads(ServeSettings()) == 1
+
+    main_threads = torch.get_num_threads()
+
+    async def main() -> int:
+        app = create_app({"mh": folders[1]["mh"]}, ServeSettings(threads=1))
+        async with app.router.lifespan_context(app):
+            executor = app.state.server.executor
+            return await asyncio.get_running_loop().run_in_executor(
+                executor, torch.get_num_threads
+            )
+
+    assert asyncio.run(main()) == 1
+    assert torch.get_num_threads() == main_threads  # the test process keeps its own
+
+
 # --- the command --------------------------------------------------------------------------
 
 

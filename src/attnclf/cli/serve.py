@@ -58,6 +58,14 @@ def serve(
             "--batch-window-ms", min=0.0, help="How long a request waits for others to join it."
         ),
     ] = 5.0,
+    threads: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="PyTorch threads of a forward pass; 0: one fewer than the cores, leaving one to "
+            "answer requests (--runtime onnx uses every core).",
+        ),
+    ] = 0,
     shutdown_timeout: Annotated[
         int,
         typer.Option(
@@ -74,12 +82,12 @@ def serve(
     /models, the Open Inference Protocol under /v2, the live page at / and the API's docs at
     /docs."""
     with user_errors():
+        import torch
         import uvicorn
 
-        from ..serve.app import ServeSettings, create_app
+        from ..serve.app import ServeSettings, create_app, inference_threads
         from ..serve.models import load_models
 
-        loaded = load_models(models, device, runtime)
         settings = ServeSettings(
             max_texts=max_texts,
             max_text_chars=max_text_chars,
@@ -88,7 +96,12 @@ def serve(
             batching=batching,
             max_batch_size=max_batch_size,
             batch_window_ms=batch_window_ms,
+            threads=threads,
         )
+        loaded = load_models(models, device, runtime)
+        # after the models load: ONNX Runtime sessions keep every core (its own thread pool
+        # lost a fifth of its texts/s on one thread), PyTorch's passes take one fewer
+        torch.set_num_threads(inference_threads(settings))
         bound = _free_port(host, port)
         shown = f"[{host}]" if ":" in host else host
         typer.echo(
