@@ -24,13 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark import cpu_isa, cpu_model  # noqa: E402
 
 from attnclf.config import DataConfig, TextConfig, TrainConfig  # noqa: E402
+from attnclf.embeddings import Word2VecSettings  # noqa: E402
 from attnclf.experiment import compare  # noqa: E402
 from attnclf.files import write_json, write_text  # noqa: E402
 
 FAMILIES = ("bilstm", "self-attention", "multihead", "structured", "transformer", "nbsvm")
 
 
-def run(families, data, size, epochs, max_len):
+def run(families, data, size, epochs, max_len, word2vec=False):
+    neural = [name for name in families if name != "nbsvm"]
     result = compare(
         list(families),
         DataConfig(source=data, limit=size),
@@ -42,6 +44,9 @@ def run(families, data, size, epochs, max_len):
         faithfulness_sample=0,
         gallery_sample=0,
         ensemble=True,
+        # vectors from the training part and IMDB's 50,000 unlabelled reviews (never test)
+        word2vec=Word2VecSettings() if word2vec else None,
+        vector_models=neural if word2vec else (),
     )
     return {
         name: {
@@ -57,7 +62,9 @@ def markdown(result: dict) -> str:
     env = result["environment"]
     lines = [
         f"CPU: {env['cpu']} ({', '.join(env['isa']) or 'no AVX2'}); IMDB subsets, first "
-        f"{result['max_len']} tokens of each review; test accuracy (train s, best epoch)",
+        f"{result['max_len']} tokens of each review"
+        + ("; neural families from word2vec" if result.get("word2vec") else "")
+        + "; test accuracy (train s, best epoch)",
         "",
     ]
     for size, by_epochs in result["runs"].items():
@@ -86,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="2000,10000")
     parser.add_argument("--epochs", default="2,8")
     parser.add_argument("--max-len", type=int, default=30)
+    parser.add_argument(
+        "--word2vec",
+        action="store_true",
+        help="start every neural family from word2vec trained on the training part and the "
+        "unlabelled reviews (as `compare --preset best` does)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/small_data"))
     args = parser.parse_args(argv)
     if not Path(args.data).exists():
@@ -95,12 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {
         "environment": {"cpu": cpu_model(), "isa": cpu_isa()},
         "max_len": args.max_len,
+        "word2vec": args.word2vec,
         "runs": {},
     }
     started = time.perf_counter()
     for size in (int(s) for s in args.sizes.split(",")):
         result["runs"][str(size)] = {
-            str(epochs): run(families, args.data, size, epochs, args.max_len)
+            str(epochs): run(families, args.data, size, epochs, args.max_len, args.word2vec)
             for epochs in (int(e) for e in args.epochs.split(","))
         }
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
