@@ -3,6 +3,7 @@ coverage, training word2vec on training texts only, and models that start from v
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,28 @@ def test_the_cli_trains_vectors_a_model_then_uses(tmp_path, sentiment_csv):
     row = classifier.vocab.index[word]
     torch.testing.assert_close(weight[row], torch.tensor(keyed[word]))  # frozen: unchanged
     assert classifier.predict("a wonderful film")[0].label in ("pos", "neg")
+
+
+def test_a_compare_without_a_folder_leaves_no_vectors_behind(tmp_path, monkeypatch):
+    from attnclf.config import TextConfig, TrainConfig
+    from attnclf.experiment import compare
+
+    make_imdb_folder(tmp_path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where mkdtemp puts its folders
+    result = compare(
+        ["self-attention"],
+        DataConfig(source=str(tmp_path / "aclImdb"), validation_fraction=0.2),
+        TextConfig(vocab_size=50, max_len=12),
+        TrainConfig(epochs=1, batch_size=16),
+        out=None,
+        progress=False,
+        log=lambda message: None,
+        gallery_sample=0,
+        word2vec=Word2VecSettings(dim=8, epochs=1, min_count=1),
+        vector_models=["self-attention"],
+    )
+    assert result.record.data["word2vec"]["texts"] == 48 + 10
+    assert result.record.models["self-attention"].test_accuracy >= 0
+    assert list(scratch.iterdir()) == []  # the models keep their vectors; the file is gone

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -362,6 +363,8 @@ def compare(
             f"{name}: test accuracy {models[name].test_accuracy:.4f} "
             f"in {models[name].train_seconds:.1f} s"
         )
+    if word2vec is not None and out is None:  # the vectors were a temporary file; the models
+        shutil.rmtree(Path(summary["word2vec"]["path"]).parent, ignore_errors=True)  # keep theirs
     weighing = None
     if ensemble and current_world().is_main:
         weighing = weigh_ensemble(classifiers, data.dataset, out, log)
