@@ -49,6 +49,29 @@ def test_same_seed_same_run(prepared):
     assert first.test_accuracy == second.test_accuracy
 
 
+def test_the_heap_is_trimmed_every_few_steps_within_an_epoch(prepared, monkeypatch):
+    import attnclf.train
+
+    steps: list[int] = []
+    counted: list[int] = [0]
+
+    def count() -> None:
+        counted[0] += 1
+
+    real_step = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        steps.append(counted[0])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(attnclf.train, "TRIM_EVERY_STEPS", 2)
+    monkeypatch.setattr(attnclf.train, "release_free_memory", count)
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    train_model("self-attention", prepared, TrainConfig(epochs=1, batch_size=8), progress=False)
+    # trimmed after steps 2, 4, ...: before step 3 once, before step 5 twice (and at the end)
+    assert len(steps) >= 5 and steps[2] == 1 and steps[4] == 2
+
+
 def test_compare_record_has_what_metrics_json_promises(sentiment_csv, tmp_path):
     record = compare(
         ["self-attention", "multihead"],

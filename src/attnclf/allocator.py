@@ -11,7 +11,11 @@ Kept without a bound, though, the heap grows with fragmentation (batches of 25 w
 reuse blocks of many sizes): the peak resident memory of the same `attnclf compare` was 1.2 GB
 in one run and 2.4 GB in another. So the heap keeps at most `HEAP_KEEP_MB` free at its top, and
 `release_free_memory()` hands every free page back between phases (after each epoch, around
-each evaluation pass), where the cost of faulting them in again is paid once, not every step.
+each evaluation pass), where the cost of faulting them in again is paid once, not every step,
+and every `train.TRIM_EVERY_STEPS` (25) steps within an epoch: one epoch of multihead on 800
+tokens (`attnclf train --model multihead --max-len 800 --vocab-size 50000 --epochs 1`) peaked at
+4.5 GB with trims between phases only, 1.7 GB with them every 25 steps (35 s of training both;
+1.4 GB and 44 s with glibc's own setting).
 """
 
 from __future__ import annotations
