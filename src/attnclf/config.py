@@ -9,6 +9,8 @@ from typing import Any, Literal, NamedTuple, TypeVar, get_args
 from .errors import AttnclfError
 
 Truncation = Literal["head", "tail", "head+tail"]
+# the tokenizers a model can be trained with ("keras" comes only with an imported model)
+TrainableTokenizer = Literal["attnclf", "punctuation"]
 Precision = Literal["auto", "fp32", "bf16"]
 LrSchedule = Literal["constant", "linear"]
 
@@ -27,12 +29,8 @@ class TextConfig:
     # "punctuation": attnclf's words and sentence marks as tokens too (text.tokenize).
     # "keras" for a model brought over by `attnclf import-keras`: its texts become ids by the
     # rules in `keras` (keras_text.KerasTextRules as a dict), as Keras' Tokenizer made them
-    tokenizer: Literal["attnclf", "punctuation", "keras"] = "attnclf"
+    tokenizer: Literal[TrainableTokenizer, "keras"] = "attnclf"
     keras: dict[str, Any] | None = None
-
-
-# the tokenizers a model can be trained with ("keras" comes only with an imported model)
-TRAINABLE_TOKENIZERS = ("attnclf", "punctuation")
 
 
 @dataclass
@@ -130,10 +128,7 @@ def run_configs(
     choices (which come from the Literal types above) or an impossible one is one line naming
     the option and what it takes. `seed` seeds the split and the training alike."""
     checked_truncation: Truncation = _choice("--truncation", truncation, Truncation)
-    if tokenizer not in TRAINABLE_TOKENIZERS:
-        raise AttnclfError(
-            f"--tokenizer {tokenizer!r} is not one of {', '.join(TRAINABLE_TOKENIZERS)}"
-        )
+    checked_tokenizer: TrainableTokenizer = _choice("--tokenizer", tokenizer, TrainableTokenizer)
     checked_schedule: LrSchedule = _choice("--lr-schedule", lr_schedule, LrSchedule)
     checked_precision: Precision = _choice("--precision", precision, Precision)
     if freeze_embeddings and embeddings is None:
@@ -153,7 +148,7 @@ def run_configs(
             vocab_size=vocab_size,
             max_len=max_len,
             truncation=checked_truncation,
-            tokenizer=tokenizer,  # type: ignore[arg-type]
+            tokenizer=checked_tokenizer,
         ),
         TrainConfig(
             epochs=epochs,

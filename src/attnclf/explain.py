@@ -142,9 +142,11 @@ class Explanation:
         model_name: str,
         true_label: str | None = None,
         map_names: Sequence[str] | None = None,
+        tokenizer: str = "attnclf",
     ) -> Explanation:
         """From `TextClassifier.score`, which also gives the token-by-token matrix; its maps
-        are named by `map_names`, else "head 1", "head 2", ..."""
+        are named by `map_names`, else "head 1", "head 2", ...; `tokenizer` is the one that
+        made `scored.tokens` (TextConfig.tokenizer)."""
         probs = np.asarray(scored.probabilities, dtype=np.float64)  # (K,)
         best = int(probs.argmax())
         attention, heads, matrix = scored.attention, scored.head_attention, scored.token_attention
@@ -176,6 +178,7 @@ class Explanation:
             token_scores=(
                 [float(v) for v in scored.token_scores] if scored.token_scores is not None else None
             ),
+            tokenizer=tokenizer,
         )
 
     @property
@@ -251,11 +254,17 @@ def explain(
         names = None
         if found.token_attention is not None:
             names = map_names(classifier.model, len(found.token_attention))
-        explanation = Explanation.from_scored(
-            text, found, classifier.label_names, classifier.architecture, truth, names
+        explanations.append(
+            Explanation.from_scored(
+                text,
+                found,
+                classifier.label_names,
+                classifier.architecture,
+                truth,
+                names,
+                tokenizer=classifier.text_config.tokenizer,
+            )
         )
-        explanation.tokenizer = classifier.text_config.tokenizer
-        explanations.append(explanation)
     return explanations
 
 

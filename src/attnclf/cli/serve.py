@@ -82,10 +82,9 @@ def serve(
     /models, the Open Inference Protocol under /v2, the live page at / and the API's docs at
     /docs."""
     with user_errors():
-        import torch
         import uvicorn
 
-        from ..serve.app import ServeSettings, create_app, inference_threads
+        from ..serve.app import ServeSettings, create_app
         from ..serve.models import load_models
 
         settings = ServeSettings(
@@ -99,9 +98,6 @@ def serve(
             threads=threads,
         )
         loaded = load_models(models, device, runtime)
-        # after the models load: ONNX Runtime sessions keep every core (its own thread pool
-        # lost a fifth of its texts/s on one thread), PyTorch's passes take one fewer
-        torch.set_num_threads(inference_threads(settings))
         bound = _free_port(host, port)
         shown = f"[{host}]" if ":" in host else host
         typer.echo(
