@@ -5,15 +5,19 @@ masks."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
 import torch
 
+from attnclf.batches import EncodedTexts
 from attnclf.errors import AttnclfError
+from attnclf.evaluate import predict_logits
 from attnclf.models import build_model, get_family, model_config
 from attnclf.models.families.bilstm import pool_real_tokens
 from attnclf.models.families.structured import redundancy_penalty
+from attnclf.models.outputs import logits_only
 from attnclf.models.transformer_layers import MaskedSelfAttention, sinusoidal_positions
 
 
@@ -116,7 +120,7 @@ def test_structured_returns_its_hops_and_the_penalty_averaged_over_the_batch():
     assert output.auxiliary_loss.item() == pytest.approx(expected, rel=1e-5)
     # frozen with the shared logits in test_models.py
     with torch.no_grad():
-        frozen = tiny("structured")(ids, lengths).auxiliary_loss
+        frozen = tiny("structured", penalty=1.0)(ids, lengths).auxiliary_loss
     assert frozen.item() == pytest.approx(3.121284, abs=1e-4)
     # padding changes neither the hops nor the penalty
     noisy = model(with_noisy_padding(ids, lengths), lengths)
@@ -252,7 +256,7 @@ def test_sinusoidal_positions_are_the_papers_and_are_not_saved():
 
 def test_masked_self_attention_matches_pytorch_on_real_tokens():
     torch.manual_seed(0)
-    ours = MaskedSelfAttention(8, 2, dropout=0.0)
+    ours = MaskedSelfAttention(8, 2, attention_dropout=0.0)
     theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True)
     with torch.no_grad():
         theirs.in_proj_weight.copy_(ours.qkv.weight)
@@ -267,6 +271,62 @@ def test_masked_self_attention_matches_pytorch_on_real_tokens():
     torch.testing.assert_close(
         weights * mask[:, None, :, None], expected_weights * mask[:, None, :, None]
     )
+
+
+def test_the_fused_attention_computes_the_written_out_attention_at_real_tokens():
+    torch.manual_seed(0)
+    layer = MaskedSelfAttention(8, 2, attention_dropout=0.0)
+    x = torch.randn(2, 5, 8, requires_grad=True)
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    written, weights = layer(x, mask)
+    fused, none = layer(x, mask, need_weights=False)
+    assert weights.shape == (2, 2, 5, 5) and none is None
+    torch.testing.assert_close(fused[mask], written[mask])
+    (grad_written,) = torch.autograd.grad(written[mask].sum(), x)
+    (grad_fused,) = torch.autograd.grad(fused[mask].sum(), x)
+    torch.testing.assert_close(grad_fused, grad_written)
+
+
+def test_the_transformer_skips_its_maps_where_only_logits_are_read():
+    model = tiny("transformer")
+    ids, lengths = batch()
+    full = model(ids, lengths)
+    with logits_only(model):
+        assert model.skip_views
+        fast = model(ids, lengths)
+    assert not model.skip_views  # restored on leaving
+    assert fast.token_attention is None and full.token_attention is not None
+    torch.testing.assert_close(fast.logits, full.logits)
+    torch.testing.assert_close(fast.attention, full.attention)  # the pooling's, still there
+    # the gradients that train it are the same function's
+    grads = []
+    for skip in (False, True):
+        model.zero_grad()
+        with logits_only(model) if skip else contextlib.nullcontext():
+            model(ids, lengths).logits.sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+    for written, fused in zip(*grads, strict=True):
+        torch.testing.assert_close(fused, written)
+    model.train()  # training steps read the logits alone
+    assert model(ids, lengths).token_attention is None
+    model.eval()
+    with pytest.raises(RuntimeError), logits_only(model):
+        raise RuntimeError
+    assert not model.skip_views  # restored after an error too
+
+
+def test_evaluation_passes_ask_for_the_logits_alone():
+    model = tiny("transformer")
+    seen = []
+    model.register_forward_hook(lambda module, inputs, output: seen.append(module.skip_views))
+    ids, lengths = batch()
+    data = EncodedTexts.from_sequences(
+        [row[:n].numpy() for row, n in zip(ids, lengths.tolist(), strict=True)]
+    )
+    logits = predict_logits(model, data, batch_size=2, device=torch.device("cpu"))
+    torch.testing.assert_close(logits, model(ids, lengths).logits)
+    assert seen[:-1] and all(seen[:-1]) and seen[-1] is False  # the last call is the check's
+    assert not model.skip_views
 
 
 def test_transformer_runs_under_bfloat16_autocast():

@@ -51,7 +51,7 @@ from .batches import EncodedTexts, iterate_batches
 from .classifier import TextClassifier
 from .errors import AttnclfError
 from .evaluate import predict_logits
-from .models.outputs import input_embeddings
+from .models.outputs import input_embeddings, logits_only
 from .objective import log_probabilities, probabilities
 
 DEFAULT_KS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5)
@@ -148,7 +148,8 @@ def _gradients_on(device: torch.device) -> Iterator[None]:
 
 def _log_probabilities(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     def forward(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return log_probabilities(model(ids, lengths).logits)  # (B, K)
+        with logits_only(model):
+            return log_probabilities(model(ids, lengths).logits)  # (B, K)
 
     return forward
 

@@ -10,6 +10,8 @@ Notation: B batch, T tokens, C logits, nh heads.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +49,15 @@ class Classifier(nn.Module):
     (gradient x input, integrated gradients) attribute to."""
 
     config: Any
+    # True inside `logits_only(model)`. There, and in training mode, the caller reads the
+    # logits (and auxiliary loss) alone: a family may skip what only the views read, as the
+    # transformer skips its (B, nh, T, T) maps
+    views_unread: bool = False
+
+    @property
+    def skip_views(self) -> bool:
+        """Whether this forward pass may leave out the views' outputs (attention, maps)."""
+        return self.training or self.views_unread
 
     def input_embeddings(self) -> nn.Module:
         embedding = getattr(self, "embedding", None)
@@ -64,6 +75,21 @@ class Classifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
         raise NotImplementedError
+
+
+@contextmanager
+def logits_only(model: nn.Module) -> Iterator[None]:
+    """Inside, `model` is asked for its logits alone (evaluation passes, faithfulness curves):
+    a Classifier may then return no attention or maps. Other modules are left as they are."""
+    if not isinstance(model, Classifier):
+        yield
+        return
+    before = model.views_unread
+    model.views_unread = True
+    try:
+        yield
+    finally:
+        model.views_unread = before
 
 
 def input_embeddings(model: nn.Module) -> nn.Module:

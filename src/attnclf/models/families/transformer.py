@@ -47,7 +47,9 @@ class TransformerConfig:
     attention_size: int = 64  # of the pooling's additive scores
     positions: Literal["sinusoidal", "learned"] = "sinusoidal"
     max_positions: int = 1024  # the longest text it reads: --max-len up to this
-    dropout: float = 0.1
+    dropout: float = 0.1  # on the embeddings, each layer's two branches and the head
+    # on the attention weights; any above 0 takes the fused attention kernel's slow path
+    attention_dropout: float = 0.0
     pad_id: int = 0
 
     def __post_init__(self) -> None:
@@ -79,7 +81,9 @@ class TransformerClassifier(Classifier):
         )
         self.dropout = Dropout(config.dropout)
         self.layers = nn.ModuleList(
-            EncoderLayer(width, config.num_heads, config.ff_size, config.dropout)
+            EncoderLayer(
+                width, config.num_heads, config.ff_size, config.dropout, config.attention_dropout
+            )
             for _ in range(config.num_layers)
         )
         self.norm = nn.LayerNorm(width)  # pre-norm layers leave their last output unnormalised
@@ -97,15 +101,17 @@ class TransformerClassifier(Classifier):
         mask = lengths_to_mask(lengths, ids.shape[1])  # (B, T)
         x = self.embedding(ids) * math.sqrt(self.config.d_model)  # (B, T, D)
         x = self.dropout(self.positions(x))  # (B, T, D)
+        need_maps = not self.skip_views  # the fused attention kernel when nobody reads them
         maps = []
         for layer in self.layers:
-            x, weights = layer(x, mask)  # (B, T, D), (B, nh, T, T)
-            maps.append(weights.float())
+            x, weights = layer(x, mask, need_maps)  # (B, T, D), (B, nh, T, T) or None
+            if weights is not None:
+                maps.append(weights.float())
         x = self.norm(x)  # (B, T, D)
         with float32(x):  # pooling and output in float32 under autocast (see float32)
             pooled, attention = self.pooling(x.float(), mask)  # (B, D), (B, T)
             logits = self.head(pooled)  # (B, C)
-        token_attention = torch.cat(maps, dim=1)  # (B, L * nh, T, T)
+        token_attention = torch.cat(maps, dim=1) if maps else None  # (B, L * nh, T, T)
         return ClassifierOutput(logits, attention=attention, token_attention=token_attention)
 
 
