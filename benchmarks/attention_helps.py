@@ -12,6 +12,7 @@ CPU it ran on. Writes attention_helps.json and attention_helps.md into --out.
 
     python benchmarks/attention_helps.py                       # everything (about an hour)
     python benchmarks/attention_helps.py --seeds 0 --skip-best # one seed, tutorial settings
+    python benchmarks/attention_helps.py --save-best runs/best-families  # keep those models
 """
 
 from __future__ import annotations
@@ -55,15 +56,17 @@ def faithfulness_of(report: dict | None) -> dict:
     return {}
 
 
-def run(families, data, seed, text=None, training=None, word2vec=None, faithfulness=200):
-    """One compare run; per family its figures."""
+def run(
+    families, data, seed, text=None, training=None, word2vec=None, faithfulness=200, out=None
+):
+    """One compare run; per family its figures. `out`: keep the run's model folders there."""
     neural = [f for f in families if f not in WITHOUT_VECTORS]
     result = compare(
         list(families),
         DataConfig(source=data, seed=seed),
         TextConfig(),
         TrainConfig(seed=seed),
-        out=None,
+        out=out,
         progress=False,
         log=lambda message: print(f"  [{seed}] {message}", file=sys.stderr, flush=True),
         faithfulness_sample=faithfulness,
@@ -151,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--skip-best", action="store_true", help="Only the tutorial settings.")
     parser.add_argument("--out", type=Path, default=Path("runs/attention_helps"))
+    parser.add_argument(
+        "--save-best",
+        type=Path,
+        help="Also save the best-settings run (its model folders, report) here, for example "
+        "to try them together with `attnclf ensemble`.",
+    )
     args = parser.parse_args(argv)
     if not Path(args.data).exists():
         print(f"error: no IMDB archive at {args.data}; pass --data", file=sys.stderr)
@@ -179,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         neural = [f for f in families if f not in WITHOUT_VECTORS]
         text = {"nbsvm": BEST_NBSVM_TEXT, **{f: BEST_NEURAL_TEXT for f in neural}}
         training = {f: BEST_NEURAL_TRAINING for f in neural}
-        figures, wall = run(families, args.data, 0, text, training, Word2VecSettings())
+        figures, wall = run(
+            families, args.data, 0, text, training, Word2VecSettings(), out=args.save_best
+        )
         result["best"] = figures
         print(f"best settings: {wall:.0f} s", file=sys.stderr, flush=True)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
