@@ -13,7 +13,7 @@ from sklearn import metrics as skm
 from sklearn.exceptions import UndefinedMetricWarning
 from torch import nn
 
-from .allocator import release_free_memory
+from .allocator import release_free_memory, release_if_grown
 from .batches import EncodedTexts, iterate_batches
 from .models.outputs import logits_only
 from .objective import classification_loss, predicted_labels, probabilities
@@ -36,6 +36,7 @@ def predict_logits(
             output = model(batch.ids.to(device), batch.lengths.to(device))
             outputs.append(output.logits.float().cpu())  # (B, C)
             order.append(batch.index)
+            release_if_grown()
     release_free_memory()  # what the pass freed, before the next phase
     if not outputs:
         return torch.zeros(0, 1)

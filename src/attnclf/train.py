@@ -20,7 +20,7 @@ from torch import nn
 from torch.optim import swa_utils
 from tqdm import tqdm
 
-from .allocator import release_free_memory
+from .allocator import release_free_memory, release_if_grown
 from .batches import EncodedTexts, batch_order, collate
 from .checkpoint import Progress, data_fingerprint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -203,6 +203,8 @@ def fit(
                     stepping = False
                     if run.step % TRIM_EVERY_STEPS == 0:
                         release_free_memory()  # what fragmentation holds, now and then
+                    else:
+                        release_if_grown()  # or sooner, where it piles up faster
                     bar.set_postfix(
                         loss=f"{run.loss_sum / run.seen:.4f}", acc=f"{run.correct / run.seen:.4f}"
                     )
