@@ -63,6 +63,29 @@ def test_prediction_carries_label_probability_and_attention_per_token():
     assert not prediction.truncated
 
 
+@pytest.mark.parametrize("name", ["transformer", "multihead"])
+def test_scoring_without_attention_gives_the_same_probabilities_and_builds_no_maps(name):
+    classifier = small_classifier(name)
+    full = classifier.score(TEXTS)
+    asked_for_views: list[bool] = []
+    forward = classifier.model.forward
+
+    def spying_forward(*args):
+        asked_for_views.append(not classifier.model.views_unread)
+        return forward(*args)
+
+    classifier.model.forward = spying_forward
+    bare = classifier.score(TEXTS, attention=False)
+    assert asked_for_views and not any(asked_for_views)  # the model may skip its maps
+    assert not classifier.model.views_unread  # and is asked for them again afterwards
+    for a, b in zip(full, bare, strict=True):
+        torch.testing.assert_close(
+            torch.from_numpy(a.probabilities), torch.from_numpy(b.probabilities)
+        )
+        assert a.tokens == b.tokens and b.attention is None and b.token_attention is None
+    assert full[0].attention is not None
+
+
 def test_long_text_is_marked_truncated_and_unknown_words_are_shown_as_written():
     prediction = small_classifier().predict(TEXTS[1])[0]
     assert prediction.truncated and len(prediction.tokens) == 6

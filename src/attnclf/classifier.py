@@ -5,6 +5,7 @@ imports the training code."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from .folder import (
 )
 from .keras_text import KerasEncoder, KerasTextRules
 from .models import all_families, get_family
+from .models.outputs import logits_only
 from .objective import probabilities
 from .runtime import resolve_device
 from .text import Encoder, Vocab
@@ -85,7 +87,9 @@ class TextScorer(Protocol):
     @property
     def has_attention(self) -> bool: ...
 
-    def score(self, texts: Sequence[str], batch_size: int = 256) -> list[Scored | None]: ...
+    def score(
+        self, texts: Sequence[str], batch_size: int = 256, attention: bool = True
+    ) -> list[Scored | None]: ...
 
     def predict(self, texts: str | list[str], batch_size: int = 256) -> list[Prediction]: ...
 
@@ -126,9 +130,13 @@ class TextClassifier:
         return EncodedTexts.from_sequences(self.encoder.encode_many(texts))
 
     @torch.inference_mode()
-    def score(self, texts: Sequence[str], batch_size: int = 256) -> list[Scored | None]:
+    def score(
+        self, texts: Sequence[str], batch_size: int = 256, attention: bool = True
+    ) -> list[Scored | None]:
         """The one forward pass behind every prediction: per text its tokens, probabilities
-        and every attention the model has, as arrays; None for a text with no words."""
+        and every attention the model has, as arrays; None for a text with no words. With
+        `attention=False`, the probabilities alone (the model may skip its maps: a transformer's
+        (nh, T, T) per text and layer would hold GBs over a test split of long reviews)."""
         tokenized = [self.encoder.tokens(text) for text in texts]
         kept = [i for i, (tokens, _) in enumerate(tokenized) if tokens]
         results: list[Scored | None] = [None] * len(texts)
@@ -138,12 +146,13 @@ class TextClassifier:
         data = EncodedTexts.from_sequences([encode(tokenized[i][0]) for i in kept])
         self.model.eval()
         for batch in iterate_batches(data, batch_size):
-            output = self.model(batch.ids.to(self.device), batch.lengths.to(self.device))
+            with nullcontext() if attention else logits_only(self.model):
+                output = self.model(batch.ids.to(self.device), batch.lengths.to(self.device))
             probs = probabilities(output.logits.float().cpu())  # (B, K)
-            attention = _numpy(output.attention)  # (B, T) or None
-            heads = _numpy(output.head_attention)  # (B, nh, T) or None
-            matrix = _numpy(output.token_attention)  # (B, nh, T, T) or None
-            token_scores = _numpy(output.token_scores)  # (B, T) or None
+            weights = _numpy(output.attention) if attention else None  # (B, T) or None
+            heads = _numpy(output.head_attention) if attention else None  # (B, nh, T) or None
+            matrix = _numpy(output.token_attention) if attention else None  # (B, nh, T, T)
+            token_scores = _numpy(output.token_scores) if attention else None  # (B, T) or None
             for row, j in enumerate(batch.index):
                 i = kept[j]
                 tokens, truncated = tokenized[i]
@@ -152,7 +161,7 @@ class TextClassifier:
                     tokens=tokens,
                     truncated=truncated,
                     probabilities=probs[row],
-                    attention=attention[row, :n] if attention is not None else None,
+                    attention=weights[row, :n] if weights is not None else None,
                     head_attention=heads[row, :, :n] if heads is not None else None,
                     token_attention=matrix[row, :, :n, :n] if matrix is not None else None,
                     token_scores=token_scores[row, :n] if token_scores is not None else None,

@@ -91,16 +91,21 @@ class Ensemble:
         member's answer as NaN (see `combine`)."""
         return np.stack(
             [
-                _probabilities(m.classifier.score(texts, batch_size), len(self.label_names))
+                _probabilities(
+                    m.classifier.score(texts, batch_size, attention=False), len(self.label_names)
+                )
                 for m in self.members
             ]
         )
 
     @torch.inference_mode()
-    def score(self, texts: Sequence[str], batch_size: int = 256) -> list[Scored | None]:
+    def score(
+        self, texts: Sequence[str], batch_size: int = 256, attention: bool = True
+    ) -> list[Scored | None]:
         """Per text the ensemble's probabilities, with the tokens its first member read (no
-        attention: that is the members'); None for a text no member finds a word in."""
-        per_member = [m.classifier.score(texts, batch_size) for m in self.members]
+        attention, whatever `attention` asks: that is the members'); None for a text no member
+        finds a word in."""
+        per_member = [m.classifier.score(texts, batch_size, attention=False) for m in self.members]
         probs = combine(
             np.stack([_probabilities(s, len(self.label_names)) for s in per_member]),
             self.weights,
@@ -307,9 +312,9 @@ def weigh(
         if log is not None:
             log(f"scoring {name} on {len(validation)} validation and {len(test)} test texts")
         k = len(classifier.label_names)
-        val_probs.append(_probabilities(classifier.score(validation.texts), k))
+        val_probs.append(_probabilities(classifier.score(validation.texts, attention=False), k))
         started = time.perf_counter()
-        test_probs.append(_probabilities(classifier.score(test.texts), k))
+        test_probs.append(_probabilities(classifier.score(test.texts, attention=False), k))
         test_seconds += time.perf_counter() - started
     val, tst = np.stack(val_probs), np.stack(test_probs)  # (M, N, K)
     chosen = (
