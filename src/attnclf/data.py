@@ -85,6 +85,19 @@ class Dataset:
     skipped: dict[str, int] = field(default_factory=dict)
     # how the splits were made, so that an ensemble can find its members' validation split again
     split: DataConfig | None = None
+    # unlabelled texts a teacher labelled for self-training (pseudo_labels.py): trained on after
+    # `train`, never evaluated on; and how they were chosen (PseudoLabels.summary)
+    pseudo_labelled: Examples | None = None
+    pseudo_labelling: dict | None = None
+
+    def training_examples(self) -> Examples:
+        """What a model trains on: the labelled training split, then any pseudo-labelled texts."""
+        if self.pseudo_labelled is None or not len(self.pseudo_labelled):
+            return self.train
+        return Examples(
+            self.train.texts + self.pseudo_labelled.texts,
+            np.concatenate([self.train.labels, self.pseudo_labelled.labels]),
+        )
 
     def summary(self) -> dict:
         def counts(split: Examples) -> dict[str, int]:
@@ -101,6 +114,7 @@ class Dataset:
             "test_per_label": counts(self.test),
             "skipped": self.skipped,
             **({"split": dataclasses.asdict(self.split)} if self.split is not None else {}),
+            **({"pseudo_labelled": self.pseudo_labelling} if self.pseudo_labelling else {}),
         }
 
 

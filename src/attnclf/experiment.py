@@ -22,7 +22,7 @@ import torch
 from .batches import EncodedTexts, padding_share
 from .checkpoint import MANIFEST
 from .classifier import TextClassifier
-from .config import DataConfig, TextConfig, TrainConfig, to_dict
+from .config import DEFAULT_PSEUDO_THRESHOLD, DataConfig, TextConfig, TrainConfig, to_dict
 from .data import Dataset, Examples, load_dataset
 from .distributed import barrier
 from .distributed import current as current_world
@@ -40,6 +40,7 @@ from .explain import Explanation, explain
 from .inference import gallery_indices
 from .models import all_families, get_family
 from .objective import output_width
+from .pseudo_labels import teach, unlabelled_texts
 from .records import ComparisonRecord, ModelMetrics, RunSettings
 from .runtime import resolve_device, resolve_precision, seed_everything
 from .text import Encoder, Vocab, build_and_encode
@@ -84,8 +85,10 @@ def prepare_data(
     `text_config`, and every split encoded."""
     start = time.perf_counter()
     dataset = dataset if dataset is not None else load_dataset(data_config)
-    # The train split is tokenised once, for its vocabulary and its ids together.
-    vocab, train_ids = build_and_encode(dataset.train.texts, text_config)
+    # The train split (with any pseudo-labelled texts) is tokenised once, for its vocabulary and
+    # its ids together.
+    training = dataset.training_examples()
+    vocab, train_ids = build_and_encode(training.texts, text_config)
     encoder = Encoder(vocab, text_config)
 
     def encode(examples: Examples) -> EncodedTexts:
@@ -95,7 +98,7 @@ def prepare_data(
         dataset,
         vocab,
         text_config,
-        EncodedTexts.from_sequences(train_ids, dataset.train.labels),
+        EncodedTexts.from_sequences(train_ids, training.labels),
         encode(dataset.validation),
         encode(dataset.test),
         time.perf_counter() - start,
@@ -296,6 +299,10 @@ def compare(
     vector_models: Sequence[str] = (),
     ensemble: bool = False,
     model_families: Mapping[str, str] | None = None,
+    students: Sequence[str] = (),
+    ensemble_teachers: Sequence[str] | None = None,
+    pseudo_threshold: float = DEFAULT_PSEUDO_THRESHOLD,
+    unlabelled: Path | None = None,
 ) -> Comparison:
     """Train every named model on the same data and split, and evaluate each on the test split;
     then, on the same test texts for every model, measure the faithfulness of its explanations
@@ -307,8 +314,18 @@ def compare(
     validation or test) for the `vector_models` to start from.
     `ensemble`: at the end, weigh all models into one on the validation split (ensemble.py).
     `model_families` names the family of a model whose name is not a family's (a second
-    multihead, "multihead-2", trained with another seed, say)."""
+    multihead, "multihead-2", trained with another seed, say).
+    `students`: models among `names` that train after the others (the teachers), on the training
+    split plus the data's unlabelled texts that the teachers, weighed into one on validation,
+    label with probability >= `pseudo_threshold` (self-training, pseudo_labels.py): the texts of
+    the file `unlabelled`, one a line, else the data's own (IMDB's; none: no students). With
+    students, the final ensemble holds them and the `ensemble_teachers` (None: every teacher)."""
     families_of = {name: (model_families or {}).get(name, name) for name in names}
+    teachers = [name for name in names if name not in students]
+    if students and (not teachers or set(students) - set(names)):
+        raise AttnclfError(
+            f"students {', '.join(students)} need teachers among the models {', '.join(names)}"
+        )
     check_model_names(list(families_of.values()))
     own_training = {name: dict(values) for name, values in (model_training or {}).items()}
     own_text = {name: dict(values) for name, values in (model_text or {}).items()}
@@ -328,7 +345,7 @@ def compare(
     )
     summary["train_padding_share"] = round(padding_share(data.train, train_config.batch_size), 4)
     prepared = {to_key(text_config): data}
-    read_with: dict[str, str] = {}  # each model's key into `prepared`
+    data_of: dict[str, PreparedData] = {}  # the data each model trained on
     if word2vec is not None:
         vectors = train_run_vectors(data_config, word2vec, out, log)
         summary["word2vec"] = vectors
@@ -337,19 +354,21 @@ def compare(
     models: dict[str, ModelMetrics] = {}
     classifiers: dict[str, TextClassifier] = {}
     device = resolve_device(train_config.device)
-    for name in names:
+
+    def train_named(name: str, dataset: Dataset, prepared: dict[str, PreparedData]) -> None:
         log(f"training {name} on {device}")
         checkpoint = resume / name / "checkpoint" if resume is not None else None
         own = own_training.get(name)
         if own:
             log(f"{name} trains with {', '.join(f'{k}={v}' for k, v in own.items())}")
         model_text_config = dataclasses.replace(text_config, **own_text.get(name, {}))
-        key = read_with[name] = to_key(model_text_config)
+        key = to_key(model_text_config)
         if key not in prepared:
-            log(
-                f"{name} reads text with {', '.join(f'{k}={v}' for k, v in own_text[name].items())}"
-            )
-            prepared[key] = prepare_data(data_config, model_text_config, data.dataset)
+            if name in own_text:
+                settings = ", ".join(f"{k}={v}" for k, v in own_text[name].items())
+                log(f"{name} reads text with {settings}")
+            prepared[key] = prepare_data(data_config, model_text_config, dataset)
+        data_of[name] = prepared[key]
         classifiers[name], models[name] = train_model(
             families_of[name],
             prepared[key],
@@ -363,11 +382,44 @@ def compare(
             f"{name}: test accuracy {models[name].test_accuracy:.4f} "
             f"in {models[name].train_seconds:.1f} s"
         )
+
+    for name in teachers:
+        train_named(name, data.dataset, prepared)
+    texts = unlabelled_texts(data_config, unlabelled) if students else []
+    if students and not texts:
+        log(
+            f"{data_config.source} has no unlabelled texts to self-train on (give some with "
+            f"--unlabelled FILE); {', '.join(students)} left out"
+        )
+        summary["self_training"] = {"skipped": "no unlabelled texts"}
+        names, students = teachers, ()
+    elif students:
+        teaching = teach(
+            {name: classifiers[name] for name in teachers},
+            texts,
+            data.dataset,
+            pseudo_threshold,
+            log,
+        )
+        summary["self_training"] = teaching.to_json()
+        taught_prepared: dict[str, PreparedData] = {}  # their vocabulary has the new texts'
+        for name in students:
+            train_named(name, teaching.dataset, taught_prepared)
     if word2vec is not None and out is None:  # the vectors were a temporary file; the models
         shutil.rmtree(Path(summary["word2vec"]["path"]).parent, ignore_errors=True)  # keep theirs
     weighing = None
     if ensemble and current_world().is_main:
-        weighing = weigh_ensemble(classifiers, data.dataset, out, log)
+        members = {
+            name: classifiers[name]
+            for name in names
+            if not (
+                students
+                and ensemble_teachers is not None
+                and name in teachers
+                and name not in ensemble_teachers
+            )
+        }
+        weighing = weigh_ensemble(members, data.dataset, out, log)
         models[ENSEMBLE_NAME] = ensemble_metrics_record(weighing, models)
     record = ComparisonRecord(
         settings=RunSettings(
@@ -387,7 +439,7 @@ def compare(
         ensemble=weighing.to_json() if weighing is not None else None,
     )
     # the gallery picks its texts by the first model's answers, on that model's encoding
-    first_data = prepared[read_with[names[0]]]
+    first_data = data_of[names[0]]
     comparison = Comparison(record, classifiers, first_data)
     main = current_world().is_main  # the views are rank 0's to make and write
     if faithfulness_sample and len(data.test) and main:

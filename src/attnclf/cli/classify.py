@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import DataConfig
+from ..config import DEFAULT_PSEUDO_THRESHOLD, DataConfig
 from ..errors import AttnclfError
 from .common import (
     FAMILIES,
@@ -73,6 +73,13 @@ def compare(
             "preset's own settings replace the run's for its models."
         ),
     ] = None,
+    unlabelled: Annotated[
+        Path | None,
+        typer.Option(
+            help="For a preset's self-trained models (best): unlabelled texts, one a line "
+            "(default: the data's own, IMDB's 50,000 unlabelled reviews)."
+        ),
+    ] = None,
     faithfulness: Annotated[
         int,
         typer.Option(min=0, help="Test texts for the faithfulness table in report.md (0: none)."),
@@ -97,6 +104,11 @@ def compare(
     with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint.parent.parent):
         data_config, text_config, train_config = options.configs()
         chosen = get_preset(preset) if preset is not None else None
+        if unlabelled is not None and not (chosen and chosen.students):
+            raise AttnclfError(
+                "--unlabelled is for a preset with self-trained models (--preset best); to "
+                "self-train one model, use `attnclf train --teacher MODEL --unlabelled FILE`"
+            )
         if models is None and chosen is not None:
             names = list(chosen.models)  # a preset's, which may name a family twice
         else:
@@ -119,6 +131,9 @@ def compare(
             vector_models=chosen.vector_models if chosen else (),
             ensemble=chosen.ensemble if chosen else False,
             model_families=chosen.families if chosen else None,
+            students=chosen.students if chosen else (),
+            ensemble_teachers=chosen.ensemble_teachers if chosen else None,
+            unlabelled=unlabelled,
         )
         record = comparison.record
         if not current_world().is_main:
@@ -132,7 +147,8 @@ def compare(
                 + ", ".join(f"{name} {w:.3f}" for name, w in weights.items())
             )
         typer.echo(
-            f"\nwrote {', '.join(written)} and the models ({', '.join(names)}) into {out}; "
+            f"\nwrote {', '.join(written)} and the models ({', '.join(record.settings.models)})"
+            f" into {out}; "
             f"trained and evaluated in {record.wall_seconds:.1f} s"
         )
 
@@ -154,19 +170,56 @@ def train(
             "pass the same options."
         ),
     ] = None,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            help="Self-training: a saved model or ensemble that labels unlabelled texts; those "
+            "it labels with probability >= --pseudo-threshold join the training split "
+            "(validation and test texts never do)."
+        ),
+    ] = None,
+    unlabelled: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --teacher: the unlabelled texts, one a line (default: the data's own, "
+            "IMDB's 50,000 unlabelled reviews)."
+        ),
+    ] = None,
+    pseudo_threshold: Annotated[
+        float,
+        typer.Option(
+            "--pseudo-threshold",
+            help="With --teacher: the least probability of its label a teacher must give a text.",
+        ),
+    ] = DEFAULT_PSEUDO_THRESHOLD,
     quiet: QuietOpt = False,
     *,
     options: TrainingOptions,
 ) -> None:
     """Train one model, evaluate it on the test split and save it as a folder; checkpoints go to
     OUT/checkpoint."""
+    from ..data import load_dataset
     from ..distributed import current as current_world
     from ..experiment import prepare_data, train_model
+    from ..pseudo_labels import self_training_dataset
 
     with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint):
         parse_families(model)
         data_config, text_config, train_config = options.configs()
-        prepared = prepare_data(data_config, text_config)
+        if unlabelled is not None and teacher is None:
+            raise AttnclfError("--unlabelled needs a --teacher to label its texts")
+        dataset = load_dataset(data_config)
+        if teacher is not None:
+            dataset = self_training_dataset(
+                dataset,
+                data_config,
+                teacher,
+                unlabelled,
+                pseudo_threshold,
+                options.device,
+                echo_to_stderr(quiet),
+            )
+        prepared = prepare_data(data_config, text_config, dataset)
         target = out or Path("models") / model
         _, metrics = train_model(
             model, prepared, train_config, target, progress=not quiet, resume=resume
