@@ -221,6 +221,8 @@ def test_preset_best_self_trains_students_on_the_unlabelled_reviews(tmp_path):
         assert config["training"]["epochs"] == 2 and config["text"]["max_len"] == 800
         assert config["data"]["pseudo_labelled"]["kept"] == taught["kept"]
         assert config["data"]["train"] == record["data"]["train"]
+    assert taught["students"] == students
+    assert f"labelled {taught['kept']:,} of 120 unlabelled texts" in (out / "report.md").read_text()
     # the students read the confident unlabelled reviews; no model reads the test reviews
     vocab = json.loads((out / students[0] / "vocab.json").read_text())
     teacher_vocab = json.loads((out / "multihead" / "vocab.json").read_text())

@@ -401,7 +401,7 @@ def compare(
             pseudo_threshold,
             log,
         )
-        summary["self_training"] = teaching.to_json()
+        summary["self_training"] = {**teaching.to_json(), "students": list(students)}
         taught_prepared: dict[str, PreparedData] = {}  # their vocabulary has the new texts'
         for name in students:
             train_named(name, teaching.dataset, taught_prepared)

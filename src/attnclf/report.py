@@ -50,6 +50,20 @@ def _cell(value: object, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def self_training_line(taught: dict) -> str:
+    """The report's line on a comparison's self-training (pseudo_labels.py)."""
+    if "skipped" in taught:
+        return f"- self-training: skipped ({taught['skipped']})"
+    teachers = ", ".join(f"{n} {w:.3f}" for n, w in taught["teacher_weights"].items())
+    return (
+        f"- self-training: the teachers, weighed on validation ({teachers}; validation accuracy "
+        f"{taught['teacher_validation_accuracy']:.4f}), labelled {taught['kept']:,} of "
+        f"{taught['offered']:,} unlabelled texts with probability >= {taught['threshold']:g} "
+        f"({taught['evaluated_dropped']:,} that are validation or test texts left out) for "
+        f"{', '.join(taught['students'])} to train on beside the training split"
+    )
+
+
 def markdown_report(record: ComparisonRecord) -> str:
     settings, data = record.settings, record.data
     training, text = settings.training, settings.text
@@ -88,6 +102,7 @@ def markdown_report(record: ComparisonRecord) -> str:
             if "word2vec" in data
             else []
         ),
+        *([self_training_line(data["self_training"])] if "self_training" in data else []),
         *(
             [
                 "- ensemble: probabilities averaged with weights chosen on the "

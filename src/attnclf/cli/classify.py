@@ -68,8 +68,10 @@ def compare(
         typer.Option(
             help="A named recipe: tutorial (the tutorial's two Keras models exactly, trained as "
             "Keras did with Adam 1e-3, no clipping and no weight averaging, beside attnclf's own "
-            "two); best (the record: word2vec on train + unlabelled texts, NBSVM and the two "
-            "attention models from those vectors, weighed into an ensemble on validation). A "
+            "two); best (the record: word2vec on train + unlabelled texts, NBSVM and three "
+            "attention models from those vectors as teachers, two multihead students "
+            "self-trained on the unlabelled texts they label, NBSVM and the students weighed "
+            "into an ensemble on validation). A "
             "preset's own settings replace the run's for its models."
         ),
     ] = None,
