@@ -57,13 +57,17 @@ def make_reviews(n: int, seed: int = 0) -> list[tuple[str, str]]:
     return rows
 
 
-@pytest.fixture
-def sentiment_csv(tmp_path: Path) -> Path:
+def write_reviews_csv(path: Path, n: int) -> Path:
+    """`n` reviews of `make_reviews` as a CSV with text and label columns."""
     import csv
 
-    path = tmp_path / "reviews.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["text", "label"])
-        writer.writerows(make_reviews(400))
+        writer.writerows(make_reviews(n))
     return path
+
+
+@pytest.fixture
+def sentiment_csv(tmp_path: Path) -> Path:
+    return write_reviews_csv(tmp_path / "reviews.csv", 400)

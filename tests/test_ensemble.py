@@ -62,16 +62,10 @@ def test_combine_averages_and_leaves_a_text_without_words_to_the_other_members()
 @pytest.fixture(scope="module")
 def members(tmp_path_factory):
     """Two members trained on the same CSV and split: nbsvm and a one-epoch bilstm."""
-    import csv
-
-    from conftest import make_reviews
+    from conftest import write_reviews_csv
 
     root = tmp_path_factory.mktemp("ensemble")
-    data = root / "reviews.csv"
-    with open(data, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
-        writer.writerows(make_reviews(400))
+    data = write_reviews_csv(root / "reviews.csv", 400)
     folders = {}
     for family in ("nbsvm", "bilstm"):
         out = root / family

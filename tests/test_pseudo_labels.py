@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_reviews
+from conftest import make_reviews, write_reviews_csv
 from helpers import assert_one_line_error, run_cli
 
 from attnclf.classifier import Scored
@@ -115,14 +115,8 @@ def test_a_teacher_with_other_labels_is_an_error():
 @pytest.fixture(scope="module")
 def taught(tmp_path_factory):
     """A teacher (nbsvm) on a CSV, and a student (bilstm) trained with it on unlabelled lines."""
-    import csv
-
     root = tmp_path_factory.mktemp("taught")
-    data = root / "reviews.csv"
-    with open(data, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
-        writer.writerows(make_reviews(300))
+    data = write_reviews_csv(root / "reviews.csv", 300)
     unlabelled = root / "unlabelled.txt"
     unlabelled.write_text("\n".join(text for text, _ in make_reviews(200, seed=7)) + "\n")
     teacher = root / "teacher"

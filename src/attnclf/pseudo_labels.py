@@ -196,16 +196,15 @@ def teach(
 ) -> Teaching:
     """Weigh `teachers` into one ensemble on `dataset`'s validation split (as `attnclf ensemble`
     does), and let it label the unlabelled `texts` for students."""
-    validation, k = dataset.validation, len(dataset.label_names)
-    names = list(teachers)
-    val = np.stack(
-        [_probabilities(teachers[n].score(validation.texts, attention=False), k) for n in names]
-    )  # (M, N, K)
-    weights = (
-        mixture_weights(val, validation.labels) if len(validation) else np.ones(len(names))
-    )  # (M,)
+    validation = dataset.validation
+    equal = Ensemble([Member(name, 1.0, classifier) for name, classifier in teachers.items()])
+    val = equal.member_probabilities(validation.texts)  # (M, N, K)
+    weights = mixture_weights(val, validation.labels) if len(validation) else equal.weights  # (M,)
     teacher = Ensemble(
-        [Member(n, float(w), teachers[n]) for n, w in zip(names, weights, strict=True)]
+        [
+            Member(m.name, float(w), m.classifier)
+            for m, w in zip(equal.members, weights, strict=True)
+        ]
     )
     accuracy_on_validation = accuracy(combine(val, teacher.weights), validation.labels)
     log(
