@@ -36,7 +36,8 @@ keeps up to `HEAP_KEEP_MB` (384) at its top, every thread allocates from one are
 (`MALLOC_ARENAS`), and the ceiling counts `HEAP_GROWTH_MB` (256) from the first step after a
 trim.
 The default `attnclf compare` under AVX2 limits: 36.7M page faults and 106 s of system time
-before, 10.6-12.3M and 31-37 s after, 279 s -> 213-222 s wall, same accuracy (README, Speed).
+before, 9.8-12.3M and 31-37 s after, 279 s -> 213-240 s wall (three runs), same accuracy
+(README, Speed).
 """
 
 from __future__ import annotations
