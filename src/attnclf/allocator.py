@@ -46,7 +46,11 @@ faults, 31 s of system time. With no trims within the epoch, the heap stayed at 
 (the resident size at or under 993 MB) on 200-token batches; with 800-token ones it still grew,
 from 1.1 to 3.6 GB in one epoch. So the ceiling now counts from the largest size of the first
 `WORKING_SET_STEPS` steps (or inference batches) after a trim, which have seen most widths, and
-there is no trim on a schedule: a trim within a phase comes only from growth past that.
+there is no trim on a schedule: a trim within a phase comes only from growth past that
+(`HEAP_GROWTH_MB`, 256). The peak is set while training and moves from run to run with the
+heap's layout: 1,143-1,410 MB over four runs of `attnclf compare` under AVX2 limits, 1,091-1,261
+MB over three native ones. A tighter ceiling did not lower it: 128 MB gave 1,293, 1,692 (AVX2
+limits) and 1,504 MB (native), with more trims and faults.
 """
 
 from __future__ import annotations
