@@ -52,7 +52,6 @@ def test_same_seed_same_run(prepared):
 def test_the_heap_is_trimmed_within_an_epoch_once_it_grows_past_the_working_set(
     prepared, monkeypatch
 ):
-    import attnclf.train
     from attnclf import allocator
 
     resident = [500.0]  # MB: each step leaves 40 more behind, as fragmentation would
