@@ -53,7 +53,7 @@ def test_freed_memory_goes_back_to_the_kernel_between_phases(monkeypatch):
     assert keep.sum().item() == 10
 
 
-def test_free_memory_is_released_between_steps_only_once_it_has_grown_past_the_working_set(
+def test_free_memory_is_released_between_steps_only_once_it_has_grown_past_the_ceiling(
     monkeypatch,
 ):
     trims: list[float] = []
@@ -64,27 +64,23 @@ def test_free_memory_is_released_between_steps_only_once_it_has_grown_past_the_w
             trims.append(resident[0])
             resident[0] -= 200  # what the trim handed back
 
-    def step(size: float) -> None:
-        resident[0] = size
-        allocator.release_if_grown()
-
     monkeypatch.setattr(allocator, "_libc", GlibcStandIn())
     monkeypatch.setattr(allocator, "resident_mb", lambda: resident[0])
     monkeypatch.setattr(allocator, "HEAP_GROWTH_MB", 300)
-    monkeypatch.setattr(allocator, "WORKING_SET_STEPS", 3)
-    monkeypatch.setattr(allocator, "_steps_since_trim", 0)  # put back after the test
-    monkeypatch.setattr(allocator, "_working_set_mb", 0.0)
     allocator.release_free_memory()  # down to 800 MB
-    for size in (850.0, 1_200.0, 900.0):  # a narrow batch, a wide one, a narrow one
-        step(size)
-    assert trims == [1_000.0]  # the working set is the widest of them: 1,200 MB
-    step(1_450.0)
-    assert trims == [1_000.0]  # 250 MB over it: kept for reuse, though 600 MB over the first
-    step(1_550.0)
-    assert trims == [1_000.0, 1_550.0]  # 350 MB over: handed back, down to 1,350 MB
-    for size in (1_000.0, 1_500.0, 1_200.0):  # the working set counted again: 1,500 MB
-        step(size)
-    step(1_750.0)
+    resident[0] = 1_050.0  # the first step after it faulted its buffers back in
+    allocator.release_if_grown()
+    assert trims == [1_000.0]  # growth counts from here, so one step's buffers stay
+    resident[0] = 1_300.0
+    allocator.release_if_grown()
+    assert trims == [1_000.0]  # 250 MB over: kept for reuse
+    resident[0] = 1_400.0
+    allocator.release_if_grown()
+    assert trims == [1_000.0, 1_400.0]  # 350 MB over: handed back, down to 1,200 MB
+    resident[0] = 1_450.0
+    allocator.release_if_grown()  # the first step since that trim: counted from 1,450 MB
+    resident[0] = 1_700.0
+    allocator.release_if_grown()
     assert len(trims) == 2
 
 

@@ -49,39 +49,27 @@ def test_same_seed_same_run(prepared):
     assert first.test_accuracy == second.test_accuracy
 
 
-def test_the_heap_is_trimmed_within_an_epoch_once_it_grows_past_the_working_set(
-    prepared, monkeypatch
-):
-    from attnclf import allocator
+def test_the_heap_is_trimmed_every_few_steps_within_an_epoch(prepared, monkeypatch):
+    import attnclf.train
 
-    resident = [500.0]  # MB: each step leaves 40 more behind, as fragmentation would
-    trims_before_step: list[int] = []
-    trims: list[float] = []
+    steps: list[int] = []
+    counted: list[int] = [0]
 
-    class GlibcStandIn:
-        def malloc_trim(self, pad: int) -> None:
-            trims.append(resident[0])
-            resident[0] = 500.0
+    def count() -> None:
+        counted[0] += 1
 
     real_step = torch.optim.Adam.step
 
     def step(self, *args, **kwargs):
-        trims_before_step.append(len(trims))
-        resident[0] += 40
+        steps.append(counted[0])
         return real_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(allocator, "_libc", GlibcStandIn())
-    monkeypatch.setattr(allocator, "resident_mb", lambda: resident[0])
-    monkeypatch.setattr(allocator, "WORKING_SET_STEPS", 2)
-    monkeypatch.setattr(allocator, "HEAP_GROWTH_MB", 100)
-    monkeypatch.setattr(allocator, "_steps_since_trim", 0)  # as just after a trim
-    monkeypatch.setattr(allocator, "_working_set_mb", 0.0)
+    monkeypatch.setattr(attnclf.train, "TRIM_EVERY_STEPS", 2)
+    monkeypatch.setattr(attnclf.train, "release_free_memory", count)
     monkeypatch.setattr(torch.optim.Adam, "step", step)
     train_model("self-attention", prepared, TrainConfig(epochs=1, batch_size=8), progress=False)
-    # steps 1-2 measure 540 and 580 MB; 620 and 660 are within 100 MB of 580; 700 is not
-    assert len(trims_before_step) >= 7
-    assert trims_before_step[:7] == [0, 0, 0, 0, 0, 1, 1]
-    assert trims[0] == 700.0
+    # trimmed after steps 2, 4, ...: before step 3 once, before step 5 twice (and at the end)
+    assert len(steps) >= 5 and steps[2] == 1 and steps[4] == 2
 
 
 def test_compare_record_has_what_metrics_json_promises(sentiment_csv, tmp_path):
