@@ -1,7 +1,14 @@
-"""What several test modules share: running the `attnclf` command in-process, and checking
-that a user mistake ended as one `error:` line with exit status 2."""
+"""What several test modules share: running the `attnclf` command in-process, checking that a
+user mistake ended as one `error:` line with exit status 2, and running Python in a fresh
+process (where the C allocator's setting is made) for the JSON it prints last."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
 
 from typer.testing import CliRunner, Result
 
@@ -23,3 +30,15 @@ def assert_one_line_error(result: Result, *fragments: str) -> None:
     assert "Traceback" not in result.output
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def python_json(*args: str, keep_malloc: bool = False) -> Any:
+    """The JSON on the last stdout line of `python ARGS...` in a new process, with attnclf's
+    allocator setting applied (or, with `keep_malloc`, glibc's own left alone)."""
+    env = {k: v for k, v in os.environ.items() if k != "ATTNCLF_KEEP_MALLOC"}
+    if keep_malloc:
+        env["ATTNCLF_KEEP_MALLOC"] = "1"
+    done = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -8,9 +8,6 @@ building and encoding against building, then encoding."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -18,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import python_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -241,19 +239,10 @@ TRAIN_AND_DUMP = textwrap.dedent(
 def test_the_allocator_setting_changes_no_result(sentiment_csv, tmp_path: Path):
     script = tmp_path / "train_and_dump.py"
     script.write_text(TRAIN_AND_DUMP)
-    runs = {}
-    for keep in (True, False):
-        env = {k: v for k, v in os.environ.items() if k != "ATTNCLF_KEEP_MALLOC"}
-        if keep:
-            env["ATTNCLF_KEEP_MALLOC"] = "1"
-        done = subprocess.run(
-            [sys.executable, str(script), str(sentiment_csv)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
-        runs[keep] = json.loads(done.stdout.strip().splitlines()[-1])
+    runs = {
+        keep: python_json(str(script), str(sentiment_csv), keep_malloc=keep)
+        for keep in (True, False)
+    }
     assert runs[True]["applied"] is False and runs[False]["applied"] is True
     assert runs[True]["weights"] == runs[False]["weights"]
     assert runs[True]["accuracy"] == runs[False]["accuracy"]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import subprocess
 import sys
 
 import pytest
+from helpers import python_json
 
 from attnclf import allocator
 
@@ -114,18 +112,10 @@ def test_a_training_step_reuses_the_last_steps_memory_instead_of_faulting_it_in_
     """A (128, 200) float32 step of the self-attention model frees more than 128 MB at the
     heap's top; with the earlier setting glibc handed that back at once and page-faulted it in
     again the next step (about 22,000 faults a step on 2 cores; now mostly none)."""
-    env = {k: v for k, v in os.environ.items() if k != "ATTNCLF_KEEP_MALLOC"}
     faults = {}
     for setting in ("earlier", "now"):
-        done = subprocess.run(
-            [sys.executable, "-c", STEPS_AND_FAULTS, setting],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
         # the typical step after three warm-up steps (a step now and then still faults)
-        faults[setting] = statistics.median(json.loads(done.stdout.strip().splitlines()[-1])[3:])
+        faults[setting] = statistics.median(python_json("-c", STEPS_AND_FAULTS, setting)[3:])
     assert faults["now"] < faults["earlier"] / 2, faults
 
 
