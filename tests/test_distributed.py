@@ -16,6 +16,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from attnclf.distributed import start
+from attnclf.errors import AttnclfError
+
 SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
@@ -116,9 +119,24 @@ def test_the_command_writes_one_folder_and_speaks_once(sentiment_csv, tmp_path):
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
         "--standalone", "-m", "attnclf", "train", "--data", str(sentiment_csv),
-        "--out", str(out), "--vocab-size", "100", "--epochs", "1", "--quiet",
+        "--out", str(out), "--vocab-size", "100", "--epochs", "1", "--quiet", "--device", "cpu",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("self-attention: test accuracy") == 1, done.stdout
     assert (out / "model.safetensors").exists() and (out / "checkpoint" / "manifest.json").exists()
+
+
+def test_more_processes_than_gpus_on_a_machine_is_a_one_line_error(monkeypatch):
+    # torchrun --nproc-per-node 2 on a machine with one GPU: NCCL would fail with a long
+    # traceback ("Duplicate GPU detected"); the message says what to run instead
+    for name, value in (("WORLD_SIZE", 2), ("RANK", 1), ("LOCAL_WORLD_SIZE", 2), ("LOCAL_RANK", 1)):
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(AttnclfError) as caught:
+        start("auto")
+    message = str(caught.value)
+    assert message.startswith("2 processes on this machine but 1 GPU: ")
+    assert "--nproc-per-node 1" in message and "--device cpu" in message
+

@@ -171,3 +171,15 @@ def test_predict_and_serve_take_the_onnx_runtime(tmp_path):
     ]
     served = load_models([folder], device="cpu", runtime="onnx")
     assert type(served["mh"].classifier.model).__name__ == "OnnxRuntimeModel"
+
+
+def test_on_a_machine_with_a_gpu_the_onnx_runtime_takes_the_cpu_unless_told_otherwise(
+    tmp_path, monkeypatch
+):
+    folder = tiny_classifier("multihead", Vocab(["<pad>", "<unk>", "good"])).save(tmp_path / "mh")
+    export_folder(folder)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    loaded = attnclf.load(folder, "auto", runtime="onnx")  # the default device
+    assert loaded.device.type == "cpu" and loaded.predict(["good"])[0].label
+    with pytest.raises(AttnclfError, match=r"use --device cpu or auto \(not cuda\)"):
+        attnclf.load(folder, "cuda", runtime="onnx")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import textwrap
 
 import pytest
 import torch
+from helpers import python_json
 
 from attnclf.config import DataConfig, TextConfig, TrainConfig
 from attnclf.errors import AttnclfError
@@ -91,8 +93,9 @@ def test_compare_record_has_what_metrics_json_promises(sentiment_csv, tmp_path):
         "device", "environment",
     }  # fmt: skip
     assert data["settings"]["model_training"] == {}
+    gpu_only = set() if data["settings"]["device"].startswith("cuda") else {"peak_gpu_mb"}
     for model in data["models"].values():
-        assert set(model) == set(metric_names()) - {"peak_gpu_mb"}  # on CUDA only
+        assert set(model) == set(metric_names()) - gpu_only
         assert len(model["history"]) == 1
     assert (tmp_path / "run" / "multihead" / "model.safetensors").exists()
 
@@ -111,3 +114,28 @@ def test_unknown_device_is_a_clear_error():
     if not torch.cuda.is_available():
         with pytest.raises(AttnclfError, match="no CUDA"):
             resolve_device("cuda")
+
+
+COUNT_CUDNN_COMPACTIONS = textwrap.dedent(
+    """
+    import json, sys, warnings
+    from attnclf.config import DataConfig, TextConfig, TrainConfig
+    from attnclf.experiment import prepare_data, train_model
+
+    data = prepare_data(DataConfig(source=sys.argv[1]), TextConfig(vocab_size=100))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_model(
+            "self-attention", data, TrainConfig(epochs=1, batch_size=32, device="cuda"),
+            progress=False,
+        )
+    print(json.dumps([str(w.message) for w in caught if "contiguous chunk" in str(w.message)]))
+    """
+)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_every_lstm_keeps_its_weights_in_the_one_block_cudnn_reads(sentiment_csv):
+    # a fresh process: PyTorch gives this warning once per process
+    assert python_json("-c", COUNT_CUDNN_COMPACTIONS, str(sentiment_csv)) == []
+

@@ -219,8 +219,12 @@ class TextClassifier:
         if runtime == "onnx":
             from .onnx_model import OnnxRuntimeModel
 
-            if resolve_device(device if isinstance(device, str) else str(device)).type != "cpu":
-                raise AttnclfError("--runtime onnx runs on the CPU; add --device cpu")
+            asked = device if isinstance(device, str) else str(device)
+            # auto means whatever runs the model, and the graph runs on the CPU even beside a GPU
+            if asked != "auto" and resolve_device(asked).type != "cpu":
+                raise AttnclfError(
+                    f"--runtime onnx runs on the CPU; use --device cpu or auto (not {asked})"
+                )
             graph = OnnxRuntimeModel(path / ONNX_FILE, model.config)
             return cls(architecture, graph, vocab, text_config, labels, metadata, "cpu")
         load_weights(model, path / WEIGHTS_FILE)

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from .errors import AttnclfError
+
 
 @dataclass(frozen=True)
 class World:
@@ -53,7 +55,14 @@ def start(device: str = "auto") -> World:
     if not dist.is_initialized():
         on_gpu = device != "cpu" and torch.cuda.is_available()
         if on_gpu:
-            torch.cuda.set_device(local_rank % torch.cuda.device_count())
+            gpus = torch.cuda.device_count()
+            if local_size > gpus:  # NCCL refuses two ranks on one GPU, with a long traceback
+                raise AttnclfError(
+                    f"{local_size} processes on this machine but {gpus} GPU"
+                    f"{'s' if gpus > 1 else ''}: each process needs its own; use "
+                    f"--nproc-per-node {gpus}, or --device cpu to train on the cores"
+                )
+            torch.cuda.set_device(local_rank)
         dist.init_process_group("nccl" if on_gpu else "gloo")
         # N processes on one machine would each take every core and slow each other down
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

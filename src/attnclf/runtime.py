@@ -88,3 +88,12 @@ def mixed_precision(precision: str, device: torch.device) -> AbstractContextMana
     if resolve_precision(precision, device) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
+
+
+def compact_recurrent_weights(model: nn.Module) -> None:
+    """Put each LSTM's weights of `model` back into the one block cuDNN reads. A copy of a model
+    on a GPU (the moving average of the weights is a deep copy) has them apart, and cuDNN then
+    warns and compacts them again at every call. No effect on the CPU."""
+    for module in model.modules():
+        if isinstance(module, nn.RNNBase):
+            module.flatten_parameters()

@@ -28,7 +28,7 @@ from .distributed import all_sum, barrier, current, gather_rng_states, shard
 from .errors import AttnclfError
 from .evaluate import EVAL_BATCH_SIZE, predict_logits
 from .objective import classification_loss, predicted_labels
-from .runtime import mixed_precision, resolve_precision
+from .runtime import compact_recurrent_weights, mixed_precision, resolve_precision
 
 # Steps between handing the heap's free pages back (allocator.py): batches of many widths
 # fragment it, and over an epoch of 800-token batches it grew to 4.5 GB without this
@@ -119,6 +119,7 @@ def fit(
         else None
     )
     evaluated = averaged.module if averaged is not None else model
+    compact_recurrent_weights(evaluated)
     rng = np.random.default_rng(config.seed)
     fingerprint = data_fingerprint(train.ids, train.labels)
     run, best_state = Progress(epoch_rng=rng.bit_generator.state), None
