@@ -7,8 +7,8 @@ training and inference speed, since the LSTM is nearly all of a float32 step.
 For each model's LSTM shape (128 reviews of 200 tokens, 128-wide embeddings; self-attention: two
 directions of 64 units, multihead: one of 128), it times forward + backward (training) and
 forward alone on 256 reviews (inference) in float32, with oneDNN's LSTM (what PyTorch uses on
-a CPU) and with PyTorch's own (oneDNN off), and prints GFLOP/s beside the CPU's fp32 matmul peak
-measured in the same run. A script, not a test.
+a CPU) and with PyTorch's own (oneDNN off), and prints GFLOP/s beside the CPU's fp32 matrix-product
+peak measured in the same run (benchmark.matmul_peaks_gflops). A script, not a test.
 """
 
 from __future__ import annotations
@@ -56,13 +56,17 @@ def main() -> int:
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 
-    size = 2048
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    peak = 2 * size**3 / min(median_seconds(lambda: a @ b, 10) for _ in range(3)) / 1e9
+    from benchmark import PEAK_MATMUL_SIZE, matmul_peaks_gflops
+
+    peaks = matmul_peaks_gflops(torch.float32)
+    peak = max(peaks.values())
     limits = " ".join(f"{k}={os.environ[k]}" for k in AVX2_ONLY if k in os.environ)
     print(
         f"{torch.get_num_threads()} threads, ATen kernels {torch.backends.cpu.get_cpu_capability()}"
-        f"{', ' + limits if limits else ''}; fp32 matmul peak ({size}x{size}): {peak:.0f} GFLOP/s"
+        f"{', ' + limits if limits else ''}; fp32 matrix-product peak ({PEAK_MATMUL_SIZE}x"
+        f"{PEAK_MATMUL_SIZE}): {peak:.0f} GFLOP/s "
+        f"(torch matmul {peaks['matmul']:.0f}, "
+        f"oneDNN 1x1 convolution {peaks['onednn_conv1x1']:.0f})"
     )
     print("| LSTM | units | LSTM code | training GFLOP/s (share) | inference GFLOP/s (share) |")
     print("| --- | --- | --- | --- | --- |")
