@@ -21,6 +21,7 @@ import sys
 import time
 import warnings
 
+# benchmark.AVX2_ONLY, repeated: that module imports torch, and the limits must come first
 AVX2_ONLY = {
     "ONEDNN_MAX_CPU_ISA": "AVX2",
     "ATEN_CPU_CAPABILITY": "avx2",

@@ -139,4 +139,3 @@ def test_more_processes_than_gpus_on_a_machine_is_a_one_line_error(monkeypatch):
     message = str(caught.value)
     assert message.startswith("2 processes on this machine but 1 GPU: ")
     assert "--nproc-per-node 1" in message and "--device cpu" in message
-

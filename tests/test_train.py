@@ -138,4 +138,3 @@ COUNT_CUDNN_COMPACTIONS = textwrap.dedent(
 def test_on_cuda_every_lstm_keeps_its_weights_in_the_one_block_cudnn_reads(sentiment_csv):
     # a fresh process: PyTorch gives this warning once per process
     assert python_json("-c", COUNT_CUDNN_COMPACTIONS, str(sentiment_csv)) == []
-
