@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchmark import cpu_isa, cpu_model  # noqa: E402
 
-from attnclf.config import DataConfig, TextConfig, TrainConfig  # noqa: E402
-from attnclf.embeddings import Word2VecSettings  # noqa: E402
-from attnclf.experiment import compare  # noqa: E402
-from attnclf.files import write_json, write_text  # noqa: E402
-from attnclf.presets import BEST_NBSVM_TEXT, BEST_NEURAL_TEXT, BEST_NEURAL_TRAINING  # noqa: E402
+from attnclf.config import DataConfig, TextConfig, TrainConfig
+from attnclf.runtime.files import write_json, write_text
+from attnclf.training.compare import compare
+from attnclf.training.embeddings import Word2VecSettings
+from attnclf.training.presets import BEST_NBSVM_TEXT, BEST_NEURAL_TEXT, BEST_NEURAL_TRAINING
 
 FAMILIES = ("bilstm", "self-attention", "multihead", "structured", "transformer", "nbsvm")
 ATTENTION = {"self-attention", "multihead", "structured", "transformer"}

@@ -32,15 +32,15 @@ import numpy as np
 import torch
 
 import attnclf
-from attnclf.batches import PAD_MULTIPLE, EncodedTexts, batch_order, padding_share
 from attnclf.config import DataConfig, TextConfig, TrainConfig
-from attnclf.data import load_dataset
+from attnclf.data.readers import load_dataset
 from attnclf.errors import AttnclfError
-from attnclf.evaluate import EVAL_BATCH_SIZE
-from attnclf.experiment import PreparedData, check_model_names, train_model
+from attnclf.evaluation.metrics import EVAL_BATCH_SIZE
 from attnclf.models import get_family
-from attnclf.presets import PRESETS
-from attnclf.text import Encoder, build_and_encode
+from attnclf.text.batches import PAD_MULTIPLE, EncodedTexts, batch_order, padding_share
+from attnclf.text.tokens import Encoder, build_and_encode
+from attnclf.training.compare import PreparedData, check_model_names, train_model
+from attnclf.training.presets import PRESETS
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "aclImdb_v1.tar.gz"
@@ -142,7 +142,7 @@ def cpu_family() -> str:
 
 
 def environment() -> dict:
-    from attnclf.runtime import bf16_is_native
+    from attnclf.runtime.device import bf16_is_native
 
     try:
         usable = len(os.sched_getaffinity(0))
@@ -744,10 +744,10 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, **AVX2_ONLY}
         rest = sys.argv[1:] if argv is None else argv
         return subprocess.run([sys.executable, __file__, *rest], env=env).returncode
-    from attnclf.allocator import tune_memory_allocator
+    from attnclf.runtime.heap import tune_memory_allocator
 
     # What the attnclf command does at start; ATTNCLF_KEEP_MALLOC=1 measures without it.
-    print(f"allocator tuned (attnclf.allocator): {tune_memory_allocator()}", flush=True)
+    print(f"allocator tuned (attnclf.runtime.heap): {tune_memory_allocator()}", flush=True)
 
     data_path = args.data.resolve()
     if not data_path.exists():

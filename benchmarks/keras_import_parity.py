@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from attnclf import load
-from attnclf.data import read_imdb_archive
-from attnclf.keras_import import import_keras
+from attnclf.data.readers import read_imdb_archive
+from attnclf.interop.keras_import import import_keras
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "aclImdb_v1.tar.gz"

@@ -29,12 +29,12 @@ from benchmark import (
 )
 
 import attnclf
-from attnclf.batches import EncodedTexts, batch_order, collate
 from attnclf.config import DataConfig, TextConfig, TrainConfig
-from attnclf.data import load_evaluation_examples
-from attnclf.evaluate import EVAL_BATCH_SIZE
-from attnclf.export import export_folder
-from attnclf.runtime import resolve_precision
+from attnclf.data.readers import load_evaluation_examples
+from attnclf.evaluation.metrics import EVAL_BATCH_SIZE
+from attnclf.interop.onnx_export import export_folder
+from attnclf.runtime.device import resolve_precision
+from attnclf.text.batches import EncodedTexts, batch_order, collate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1.tar.gz"
 
@@ -115,7 +115,7 @@ def bench(folder: Path, texts: list[str], repeats: int, latency_reviews: int) ->
 
 
 def train_quick(limit: int, out: Path) -> list[Path]:
-    from attnclf.experiment import prepare_data, train_model
+    from attnclf.training.compare import prepare_data, train_model
 
     data = prepare_data(DataConfig(source=str(DATA), limit=limit), TextConfig())
     folders = []
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=300, help="reviews for latency")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    from attnclf.allocator import tune_memory_allocator
+    from attnclf.runtime.heap import tune_memory_allocator
 
     tune_memory_allocator()
     folders = list(args.models)

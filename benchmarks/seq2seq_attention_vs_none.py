@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from attnclf.files import atomic_write, write_json, write_text
+from attnclf.runtime.files import atomic_write, write_json, write_text
 from attnclf.seq2seq.data import dates_data, held_out_dates, prepare_pairs
 from attnclf.seq2seq.evaluate import accuracy_by_length, evaluate_pairs, token_matches
 from attnclf.seq2seq.model import Seq2SeqConfig

@@ -31,7 +31,7 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
 
 def train_model(data: Path, limit: int, out: Path) -> tuple[Path, list[str]]:
     from attnclf.config import DataConfig, TextConfig, TrainConfig
-    from attnclf.experiment import prepare_data, train_model
+    from attnclf.training.compare import prepare_data, train_model
 
     prepared = prepare_data(DataConfig(source=str(data), limit=limit), TextConfig())
     train_model("self-attention", prepared, TrainConfig(epochs=1), out=out, progress=False)
@@ -130,7 +130,7 @@ def main() -> None:
             model = args.model
             texts = [f"review {i}: the acting was superb but the plot was thin" for i in range(500)]
         if args.runtime == "onnx" and not (model / "model.onnx").exists():
-            from attnclf.export import export_folder
+            from attnclf.interop.onnx_export import export_folder
 
             export_folder(model)  # into the folder, as `attnclf export MODEL` writes it
         rng = np.random.default_rng(0)

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchmark import cpu_isa, cpu_model  # noqa: E402
 
-from attnclf.batches import iterate_batches  # noqa: E402
-from attnclf.config import DataConfig, TextConfig, TrainConfig  # noqa: E402
-from attnclf.experiment import compare  # noqa: E402
-from attnclf.models.families.structured import redundancy_penalty  # noqa: E402
+from attnclf.config import DataConfig, TextConfig, TrainConfig
+from attnclf.models.families.structured import redundancy_penalty
+from attnclf.text.batches import iterate_batches
+from attnclf.training.compare import compare
 
 
 def name_of(penalty: float) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from attnclf.batches import (
+from attnclf.text.batches import (
     BUCKET_BATCHES,
     PAD_MULTIPLE,
     Batch,

@@ -19,14 +19,14 @@ from helpers import assert_one_line_error, run_cli
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-import attnclf.train
-from attnclf.checkpoint import MANIFEST, Progress, save_checkpoint
+import attnclf.training.loop
 from attnclf.cli import app
 from attnclf.config import DataConfig, TextConfig, TrainConfig
 from attnclf.errors import AttnclfError
-from attnclf.experiment import prepare_data, train_model
 from attnclf.models import build_model, model_config
-from attnclf.train import TrainingInterrupted
+from attnclf.training.checkpoint import MANIFEST, Progress, save_checkpoint
+from attnclf.training.compare import prepare_data, train_model
+from attnclf.training.loop import TrainingInterrupted
 
 TIMING = ("seconds", "samples_per_s")
 CONFIG = TrainConfig(epochs=2, batch_size=16, lr=5e-3, seed=1, checkpoint_every=5, device="cpu")
@@ -43,7 +43,7 @@ def without_timing(history: list[dict]) -> list[dict]:
 
 def stop_at_batch(monkeypatch, number: int, error: BaseException) -> None:
     """Raise `error` when training asks for its `number`-th batch, between two steps."""
-    real, calls = attnclf.train.collate, []
+    real, calls = attnclf.training.loop.collate, []
 
     def collate(data, index):
         calls.append(1)
@@ -51,7 +51,7 @@ def stop_at_batch(monkeypatch, number: int, error: BaseException) -> None:
             raise error
         return real(data, index)
 
-    monkeypatch.setattr(attnclf.train, "collate", collate)
+    monkeypatch.setattr(attnclf.training.loop, "collate", collate)
 
 
 def checkpoint_tensors(folder: Path, group: str) -> dict[str, torch.Tensor]:
@@ -116,7 +116,7 @@ def test_an_interrupt_from_the_epoch_callback_saves_the_finished_epoch(prepared,
         raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted) as stopped:
-        attnclf.train.fit(
+        attnclf.training.loop.fit(
             model, prepared.train, prepared.validation, CONFIG, torch.device("cpu"),
             progress=False, on_epoch_end=stop, checkpoint_dir=tmp_path / "checkpoint",
         )  # fmt: skip
@@ -126,7 +126,7 @@ def test_an_interrupt_from_the_epoch_callback_saves_the_finished_epoch(prepared,
 
 
 def test_a_nan_loss_stops_and_leaves_the_last_checkpoint(prepared, tmp_path, monkeypatch):
-    real, calls = attnclf.train.classification_loss, []
+    real, calls = attnclf.training.loop.classification_loss, []
 
     def loss(logits, labels):
         value = real(logits, labels)
@@ -136,7 +136,7 @@ def test_a_nan_loss_stops_and_leaves_the_last_checkpoint(prepared, tmp_path, mon
                 return value * float("nan")
         return value
 
-    monkeypatch.setattr(attnclf.train, "classification_loss", loss)
+    monkeypatch.setattr(attnclf.training.loop, "classification_loss", loss)
     with pytest.raises(AttnclfError, match=r"nan in epoch 1, step 8.*smaller --lr"):
         train_model("self-attention", prepared, CONFIG, tmp_path / "m", progress=False)
     folder = tmp_path / "m" / "checkpoint"
@@ -169,7 +169,7 @@ def resume_into_fresh_model(prepared, folder: Path, config: TrainConfig):
     model = build_model(
         "self-attention", model_config("self-attention", vocab_size=len(prepared.vocab))
     )
-    return attnclf.train.fit(
+    return attnclf.training.loop.fit(
         model, prepared.train, prepared.validation, config, torch.device("cpu"),
         progress=False, resume=folder,
     )  # fmt: skip
@@ -239,7 +239,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_model(tmp_path):
 
 
 def test_a_real_ctrl_c_waits_for_the_step_under_way(prepared, tmp_path, monkeypatch):
-    real, calls = attnclf.train.collate, []
+    real, calls = attnclf.training.loop.collate, []
 
     def collate(data, index):
         calls.append(1)
@@ -247,7 +247,7 @@ def test_a_real_ctrl_c_waits_for_the_step_under_way(prepared, tmp_path, monkeypa
             os.kill(os.getpid(), signal.SIGINT)  # arrives while batch 4 is being made
         return real(data, index)
 
-    monkeypatch.setattr(attnclf.train, "collate", collate)
+    monkeypatch.setattr(attnclf.training.loop, "collate", collate)
     with pytest.raises(TrainingInterrupted) as stopped:
         train_model("self-attention", prepared, CONFIG, tmp_path / "m", progress=False)
     assert (stopped.value.epoch, stopped.value.step) == (1, 4)

@@ -10,11 +10,11 @@ import torch
 from safetensors.torch import save_file
 
 import attnclf
-from attnclf.classifier import TextClassifier
 from attnclf.config import TextConfig
 from attnclf.errors import AttnclfError
+from attnclf.inference.classifier import TextClassifier
 from attnclf.models import all_families, build_model, get_family, model_config
-from attnclf.text import Vocab
+from attnclf.text.tokens import Vocab
 
 WORDS = ["good", "bad", "film", "the", "plot"]
 

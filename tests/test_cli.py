@@ -130,7 +130,7 @@ def test_bad_learning_rate_schedule(sentiment_csv):
 
 
 def test_bf16_on_a_cpu_without_it(sentiment_csv, monkeypatch):
-    from attnclf import runtime
+    from attnclf.runtime import device as runtime
 
     monkeypatch.setattr(runtime, "bf16_is_native", lambda device: False)
     assert_one_line_error(

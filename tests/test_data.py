@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from attnclf import download
 from attnclf.config import DataConfig
-from attnclf.data import Dataset, Examples, load_dataset, load_evaluation_examples
+from attnclf.data import download
+from attnclf.data.readers import Dataset, Examples, load_dataset, load_evaluation_examples
 from attnclf.errors import AttnclfError
 
 

@@ -16,8 +16,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from attnclf.distributed import start
 from attnclf.errors import AttnclfError
+from attnclf.training.distributed import start
 
 SCRIPT = textwrap.dedent(
     """
@@ -25,31 +25,31 @@ SCRIPT = textwrap.dedent(
     from pathlib import Path
     import torch
     from safetensors.torch import save_file
-    import attnclf.train
+    import attnclf.training.loop
     from attnclf.config import DataConfig, TextConfig, TrainConfig
-    from attnclf.distributed import current, start, stop
-    from attnclf.experiment import prepare_data
+    from attnclf.training.distributed import current, start, stop
+    from attnclf.training.compare import prepare_data
     from attnclf.models import build_model, model_config
-    from attnclf.runtime import seed_everything
+    from attnclf.runtime.device import seed_everything
 
     csv, out, dropout, kill_at, resume = sys.argv[1:6]
     dropout, kill_at = float(dropout), int(kill_at)
     world = start("cpu")
     if kill_at and world.rank == 1:  # this rank dies without warning at its kill_at-th batch
-        real, calls = attnclf.train.collate, []
+        real, calls = attnclf.training.loop.collate, []
         def collate(*args, **kwargs):
             calls.append(1)
             if len(calls) == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
             return real(*args, **kwargs)
-        attnclf.train.collate = collate
+        attnclf.training.loop.collate = collate
     data = prepare_data(DataConfig(source=csv), TextConfig(vocab_size=100))
     seed_everything(0)
     config = model_config("self-attention", vocab_size=len(data.vocab), embedding_dim=16,
                           hidden_size=8, attention_size=8, dropout=dropout)
     model = build_model("self-attention", config)
     train = TrainConfig(epochs=2, batch_size=32, precision="fp32", checkpoint_every=4)
-    result = attnclf.train.fit(
+    result = attnclf.training.loop.fit(
         model, data.train, data.validation, train, torch.device("cpu"), progress=False,
         checkpoint_dir=Path(out) / "checkpoint", resume=Path(resume) if resume != "-" else None,
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from attnclf import download
+from attnclf.data import download
 from attnclf.errors import AttnclfError
 
 PAYLOAD = np.random.default_rng(1).bytes(400_000)

@@ -12,17 +12,17 @@ import torch
 from helpers import assert_one_line_error, run_cli
 
 import attnclf
-import attnclf.data
+import attnclf.data.readers
 from attnclf.config import DataConfig
-from attnclf.embeddings import (
+from attnclf.errors import AttnclfError
+from attnclf.text.tokens import Vocab
+from attnclf.training.embeddings import (
     Word2VecSettings,
     dataset_vectors,
     embedding_matrix,
     load_vectors,
     train_word2vec,
 )
-from attnclf.errors import AttnclfError
-from attnclf.text import Vocab
 
 WORDS = {"good": [0.5, 1.0, -1.0], "Bad": [-0.5, 2.0, 0.25], "film": [0.0, 0.125, 3.0]}
 
@@ -111,12 +111,12 @@ def test_word2vec_never_reads_validation_or_test_texts(tmp_path, monkeypatch):
         seen.extend(texts_in)
         return train_word2vec(texts_in, out, settings, on_epoch)
 
-    monkeypatch.setattr("attnclf.embeddings.train_word2vec", capture)
+    monkeypatch.setattr("attnclf.training.embeddings.train_word2vec", capture)
     config = DataConfig(source=str(tmp_path / "aclImdb"), validation_fraction=0.2, seed=3)
     trained = dataset_vectors(
         config, tmp_path / "v.bin", Word2VecSettings(dim=8, epochs=1, min_count=1), log=print
     )
-    dataset = attnclf.data.load_dataset(config)
+    dataset = attnclf.data.readers.load_dataset(config)
     assert set(seen) == set(dataset.train.texts) | set(texts["unsup"])
     assert not set(seen) & set(dataset.validation.texts)
     assert not set(seen) & set(texts["test"])
@@ -153,7 +153,7 @@ def test_the_cli_trains_vectors_a_model_then_uses(tmp_path, sentiment_csv):
 
 def test_a_compare_without_a_folder_leaves_no_vectors_behind(tmp_path, monkeypatch):
     from attnclf.config import TextConfig, TrainConfig
-    from attnclf.experiment import compare
+    from attnclf.training.compare import compare
 
     make_imdb_folder(tmp_path)
     scratch = tmp_path / "scratch"

@@ -18,10 +18,9 @@ import pytest
 import torch
 from torch import nn
 
-from attnclf.classifier import Prediction, TextClassifier
 from attnclf.config import TextConfig
 from attnclf.errors import AttnclfError
-from attnclf.explain import (
+from attnclf.explain.explanation import (
     NO_ATTENTION,
     RAMP,
     SIGNED_RAMP,
@@ -41,9 +40,10 @@ from attnclf.explain import (
     use_color,
     write_html,
 )
+from attnclf.inference.classifier import Prediction, TextClassifier
 from attnclf.models import build_model, model_config
 from attnclf.models.outputs import Classifier, ClassifierOutput
-from attnclf.text import Vocab
+from attnclf.text.tokens import Vocab
 
 WORDS = ["good", "bad", "film", "the", "plot"]
 TEXTS = ["Good film!", "the plot was bad, bad, bad and the film was long and dull", "plot"]

@@ -17,12 +17,12 @@ from conftest import REPO
 from helpers import assert_one_line_error, run_cli
 
 import attnclf
-from attnclf.classifier import TextClassifier
 from attnclf.config import DataConfig, TextConfig
 from attnclf.errors import AttnclfError
-from attnclf.export import ONNX_FILE, export_folder, export_onnx
+from attnclf.inference.classifier import TextClassifier
+from attnclf.interop.onnx_export import ONNX_FILE, export_folder, export_onnx
 from attnclf.models import all_families, build_model, get_family, model_config
-from attnclf.text import Vocab, build_and_encode
+from attnclf.text.tokens import Vocab, build_and_encode
 
 ort = pytest.importorskip("onnxruntime", reason="ONNX Runtime is in the dev extra")
 
@@ -74,7 +74,7 @@ def test_every_family_exports_for_lengths_1_to_400_in_one_batch(name, tmp_path):
 
 @pytest.mark.parametrize("name", ["self-attention", "multihead"])
 def test_real_reviews_of_many_lengths_in_one_padded_batch(name, imdb_archive, tmp_path):
-    from attnclf.data import load_dataset
+    from attnclf.data.readers import load_dataset
 
     dataset = load_dataset(DataConfig(source=str(imdb_archive), limit=200))
     vocab, _ = build_and_encode(dataset.train.texts, TextConfig(vocab_size=2000))
@@ -97,7 +97,7 @@ def readme_snippet() -> str:
 
 def test_the_readme_runs_the_graph_with_onnxruntime_only(sentiment_csv, tmp_path):
     from attnclf.config import TrainConfig
-    from attnclf.experiment import prepare_data, train_model
+    from attnclf.training.compare import prepare_data, train_model
 
     data = prepare_data(DataConfig(source=str(sentiment_csv)), TextConfig(vocab_size=100))
     folder = tmp_path / "runs" / "compare" / "self-attention"

@@ -12,10 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from attnclf.classifier import TextClassifier
 from attnclf.config import TextConfig
 from attnclf.errors import AttnclfError
-from attnclf.faithfulness import (
+from attnclf.explain.faithfulness import (
     FAITHFULNESS_EXPLAINED,
     METHODS,
     attention,
@@ -31,11 +30,12 @@ from attnclf.faithfulness import (
     spearman,
     tokens_for_fraction,
 )
+from attnclf.inference.classifier import TextClassifier
 from attnclf.models.families.multihead import MultiHeadClassifier, MultiHeadConfig
 from attnclf.models.families.self_attention import SelfAttentionClassifier, SelfAttentionConfig
-from attnclf.models.layers import lengths_to_mask
+from attnclf.models.layers.attention import lengths_to_mask
 from attnclf.models.outputs import ClassifierOutput
-from attnclf.text import PAD, UNK, Vocab
+from attnclf.text.tokens import PAD, UNK, Vocab
 
 WORDS = ["great", "boring", "the", "film", "was", "a", "plot", "and"]
 WEIGHTS = {"great": 6.0, "boring": -1.0}  # every other word weighs 0

@@ -11,14 +11,14 @@ import math
 import pytest
 import torch
 
-from attnclf.batches import EncodedTexts
 from attnclf.errors import AttnclfError
-from attnclf.evaluate import predict_logits
+from attnclf.evaluation.metrics import predict_logits
 from attnclf.models import build_model, get_family, model_config
 from attnclf.models.families.bilstm import pool_real_tokens
 from attnclf.models.families.structured import redundancy_penalty
+from attnclf.models.layers.transformer import MaskedSelfAttention, sinusoidal_positions
 from attnclf.models.outputs import logits_only
-from attnclf.models.transformer_layers import MaskedSelfAttention, sinusoidal_positions
+from attnclf.text.batches import EncodedTexts
 
 
 def tiny(name: str, seed: int = 0, **values) -> torch.nn.Module:

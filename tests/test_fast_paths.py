@@ -21,13 +21,11 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from attnclf import runtime
 from attnclf.config import DataConfig, TextConfig, TrainConfig
 from attnclf.errors import AttnclfError
-from attnclf.evaluate import predict_logits
-from attnclf.experiment import prepare_data, train_model
+from attnclf.evaluation.metrics import predict_logits
 from attnclf.models import build_model, model_config
-from attnclf.models.layers import (
+from attnclf.models.layers.attention import (
     AdditiveAttentionPooling,
     Dropout,
     MultiHeadAttentionPooling,
@@ -35,8 +33,9 @@ from attnclf.models.layers import (
     lengths_to_mask,
     reverse_padded,
 )
-from attnclf.runtime import bf16_is_native, mixed_precision, resolve_precision
-from attnclf.text import (
+from attnclf.runtime import device as runtime
+from attnclf.runtime.device import bf16_is_native, mixed_precision, resolve_precision
+from attnclf.text.tokens import (
     _ASCII_TOKEN,
     _TOKEN,
     Encoder,
@@ -46,6 +45,7 @@ from attnclf.text import (
     truncate,
     truncate_ids,
 )
+from attnclf.training.compare import prepare_data, train_model
 
 NATIVE_BF16 = bf16_is_native(torch.device("cpu"))
 needs_native_bf16 = pytest.mark.skipif(
@@ -222,8 +222,8 @@ TRAIN_AND_DUMP = textwrap.dedent(
     import json, sys
     import torch
     from attnclf.config import DataConfig, TextConfig, TrainConfig
-    from attnclf.experiment import prepare_data, train_model
-    from attnclf.allocator import tune_memory_allocator
+    from attnclf.training.compare import prepare_data, train_model
+    from attnclf.runtime.heap import tune_memory_allocator
 
     applied = tune_memory_allocator()
     data = prepare_data(DataConfig(source=sys.argv[1]), TextConfig(vocab_size=100))

@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 
 import attnclf
 from attnclf.errors import AttnclfError
-from attnclf.folder import CLASSIFIER, SEQ2SEQ, folder_kind, read_config
+from attnclf.inference.folder import CLASSIFIER, SEQ2SEQ, folder_kind, read_config
 
 # The tensors of a tiny multihead model as 0.1.0 named and shaped them, written by hand here so
 # that a renamed parameter or a moved module cannot pass unnoticed.

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from attnclf.models.keras_attention import (
+from attnclf.models.layers.keras import (
     MultiHeadSelfAttention,
     SeqSelfAttention,
     glorot_normal_,

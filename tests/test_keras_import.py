@@ -14,7 +14,7 @@ import torch
 from helpers import assert_one_line_error, run_cli
 
 import attnclf
-from attnclf.keras_import import read_h5
+from attnclf.interop.keras_import import read_h5
 
 FIXTURES = Path(__file__).parent / "fixtures" / "keras"
 MODELS = json.loads((FIXTURES / "models.json").read_text())

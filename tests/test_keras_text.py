@@ -9,7 +9,7 @@ import pytest
 
 from attnclf.config import TextConfig
 from attnclf.errors import AttnclfError
-from attnclf.keras_text import KerasEncoder, read_word_index, truncating_to_truncation
+from attnclf.text.keras_text import KerasEncoder, read_word_index, truncating_to_truncation
 
 TEXTS = [
     "The film was GREAT, great!! <br />Really great.",

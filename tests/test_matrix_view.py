@@ -15,11 +15,17 @@ import numpy as np
 import pytest
 import torch
 
-from attnclf import page as shell
-from attnclf.classifier import TextClassifier
 from attnclf.config import TextConfig
-from attnclf.explain import Explanation, _intensities, colour, explain, render_page, write_html
-from attnclf.matrix_view import (
+from attnclf.explain import shell
+from attnclf.explain.explanation import (
+    Explanation,
+    _intensities,
+    colour,
+    explain,
+    render_page,
+    write_html,
+)
+from attnclf.explain.matrix import (
     MAX_SIDE,
     cell_px,
     matrix_html,
@@ -30,8 +36,9 @@ from attnclf.matrix_view import (
     ticks,
     weights_are_received,
 )
+from attnclf.inference.classifier import TextClassifier
 from attnclf.models import get_family
-from attnclf.text import Vocab
+from attnclf.text.tokens import Vocab
 
 WORDS = ["good", "bad", "film", "the", "plot", "was"]
 # Eight tokens: a whole batch width, which the tutorial families need today (a batch padded

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from attnclf.models import all_families, build_model, get_family, model_config
-from attnclf.models.layers import (
+from attnclf.models.layers.attention import (
     AdditiveAttentionPooling,
     MultiHeadAttentionPooling,
     masked_softmax,

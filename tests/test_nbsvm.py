@@ -16,18 +16,13 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 import attnclf
-from attnclf.batches import EncodedTexts
 from attnclf.config import TrainConfig
 from attnclf.errors import AttnclfError
-from attnclf.explain import explain
+from attnclf.explain.explanation import explain
 from attnclf.models import build_model, get_family, model_config
 from attnclf.models.families import nbsvm
-from attnclf.models.families.nbsvm import (
-    lower_bound,
-    nb_ratios,
-    ngram_occurrences,
-    select_ngrams,
-)
+from attnclf.models.families.nbsvm import lower_bound, nb_ratios, ngram_occurrences, select_ngrams
+from attnclf.text.batches import EncodedTexts
 
 V = 30  # ids 0 (padding) and 1 (unknown) and 28 words
 
@@ -275,10 +270,10 @@ def test_the_export_path_of_the_lookup_is_searchsorted(monkeypatch):
 
 
 def test_gradient_x_input_on_the_presence_of_tokens_is_the_token_score():
-    from attnclf.classifier import TextClassifier
     from attnclf.config import TextConfig
-    from attnclf.faithfulness import gradient_x_input
-    from attnclf.text import Vocab
+    from attnclf.explain.faithfulness import gradient_x_input
+    from attnclf.inference.classifier import TextClassifier
+    from attnclf.text.tokens import Vocab
 
     rows, labels = toy_corpus(60, 2, seed=6)
     vocab = Vocab(["<pad>", "<unk>", *[f"w{i}" for i in range(2, V)]])

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from attnclf import explain, page
+from attnclf.explain import explanation as explain
+from attnclf.explain import shell as page
 from attnclf.seq2seq import alignment
 from attnclf.seq2seq.translator import Translation
 

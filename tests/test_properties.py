@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attnclf.config import DataConfig, TextConfig
-from attnclf.data import load_dataset
+from attnclf.data.readers import load_dataset
 from attnclf.errors import AttnclfError
-from attnclf.text import PAD, UNK, Encoder, Vocab, tokenize, truncate
+from attnclf.text.tokens import PAD, UNK, Encoder, Vocab, tokenize, truncate
 
 SETTINGS = settings(
     max_examples=60,

@@ -11,13 +11,13 @@ import pytest
 from conftest import make_reviews, write_reviews_csv
 from helpers import assert_one_line_error, run_cli
 
-from attnclf.classifier import Scored
 from attnclf.config import DataConfig
-from attnclf.data import Dataset, Examples
-from attnclf.ensemble import Ensemble, load_any
+from attnclf.data.readers import Dataset, Examples
 from attnclf.errors import AttnclfError
-from attnclf.experiment import prepare_data
-from attnclf.pseudo_labels import pseudo_label, with_pseudo_labels
+from attnclf.inference.classifier import Scored
+from attnclf.inference.ensemble import Ensemble, load_any
+from attnclf.training.compare import prepare_data
+from attnclf.training.self_training import pseudo_label, with_pseudo_labels
 
 
 class KnownTeacher:

@@ -16,12 +16,12 @@ from torch import nn
 import attnclf
 from attnclf.config import DataConfig, TextConfig, TrainConfig
 from attnclf.errors import AttnclfError
-from attnclf.experiment import prepare_data
 from attnclf.models import Family, all_families, build_model, model_config, register, unregister
-from attnclf.models.layers import lengths_to_mask
+from attnclf.models.layers.attention import lengths_to_mask
 from attnclf.models.outputs import Classifier, ClassifierOutput
-from attnclf.runtime import resolve_device
-from attnclf.train import fit
+from attnclf.runtime.device import resolve_device
+from attnclf.training.compare import prepare_data
+from attnclf.training.loop import fit
 
 NAME = "mean-of-embeddings"
 

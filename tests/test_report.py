@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from attnclf.evaluate import classification_metrics
-from attnclf.records import ComparisonRecord, ModelMetrics, RunSettings, metric_names
-from attnclf.report import COLUMNS, comparison_table, markdown_report, write_comparison
+from attnclf.evaluation.metrics import classification_metrics
+from attnclf.evaluation.records import ComparisonRecord, ModelMetrics, RunSettings, metric_names
+from attnclf.training.report import COLUMNS, comparison_table, markdown_report, write_comparison
 
 
 def test_binary_metrics_from_one_logit():

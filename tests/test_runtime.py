@@ -7,7 +7,7 @@ import sys
 import pytest
 from helpers import python_json
 
-from attnclf import allocator
+from attnclf.runtime import heap as allocator
 
 linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="mallopt and malloc_trim are glibc's, on Linux"

@@ -24,15 +24,15 @@ from conftest import make_reviews
 from helpers import assert_one_line_error, run_cli
 from torch import nn
 
-from attnclf.classifier import TextClassifier
 from attnclf.config import TextConfig
+from attnclf.inference.classifier import TextClassifier
 from attnclf.models import get_family
-from attnclf.models.layers import lengths_to_mask
+from attnclf.models.layers.attention import lengths_to_mask
 from attnclf.models.outputs import Classifier, ClassifierOutput
 from attnclf.serve import ServeSettings, create_app
 from attnclf.serve.batching import Batcher
 from attnclf.serve.models import ServedModel, load_models
-from attnclf.text import Vocab, tokenize
+from attnclf.text.tokens import Vocab, tokenize
 
 with warnings.catch_warnings():  # starlette's note that it will move to httpx2
     warnings.simplefilter("ignore")

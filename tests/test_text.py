@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from attnclf.config import TextConfig
-from attnclf.text import PAD, UNK, Encoder, Vocab, tokenize, truncate
+from attnclf.text.tokens import PAD, UNK, Encoder, Vocab, tokenize, truncate
 
 # --- tokenize ---------------------------------------------------------------------------------
 
@@ -99,7 +99,7 @@ def test_punctuation_tokenizer_outside_ascii_takes_the_same_marks():
 
 
 def test_encoder_and_build_and_encode_follow_the_configured_tokenizer():
-    from attnclf.text import build_and_encode
+    from attnclf.text.tokens import build_and_encode
 
     config = TextConfig(vocab_size=20, max_len=10, tokenizer="punctuation")
     vocab, encoded = build_and_encode(["Bad. Very bad, truly."], config)

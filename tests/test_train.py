@@ -11,10 +11,10 @@ from helpers import python_json
 
 from attnclf.config import DataConfig, TextConfig, TrainConfig
 from attnclf.errors import AttnclfError
-from attnclf.experiment import compare, prepare_data, train_model
-from attnclf.objective import classification_loss
-from attnclf.records import metric_names
-from attnclf.runtime import resolve_device
+from attnclf.evaluation.records import metric_names
+from attnclf.models.objective import classification_loss
+from attnclf.runtime.device import resolve_device
+from attnclf.training.compare import compare, prepare_data, train_model
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_same_seed_same_run(prepared):
 
 
 def test_the_heap_is_trimmed_every_few_steps_within_an_epoch(prepared, monkeypatch):
-    import attnclf.train
+    import attnclf.training.loop
 
     steps: list[int] = []
     counted: list[int] = [0]
@@ -66,8 +66,8 @@ def test_the_heap_is_trimmed_every_few_steps_within_an_epoch(prepared, monkeypat
         steps.append(counted[0])
         return real_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(attnclf.train, "TRIM_EVERY_STEPS", 2)
-    monkeypatch.setattr(attnclf.train, "release_free_memory", count)
+    monkeypatch.setattr(attnclf.training.loop, "TRIM_EVERY_STEPS", 2)
+    monkeypatch.setattr(attnclf.training.loop, "release_free_memory", count)
     monkeypatch.setattr(torch.optim.Adam, "step", step)
     train_model("self-attention", prepared, TrainConfig(epochs=1, batch_size=8), progress=False)
     # trimmed after steps 2, 4, ...: before step 3 once, before step 5 twice (and at the end)
@@ -120,7 +120,7 @@ COUNT_CUDNN_COMPACTIONS = textwrap.dedent(
     """
     import json, sys, warnings
     from attnclf.config import DataConfig, TextConfig, TrainConfig
-    from attnclf.experiment import prepare_data, train_model
+    from attnclf.training.compare import prepare_data, train_model
 
     data = prepare_data(DataConfig(source=sys.argv[1]), TextConfig(vocab_size=100))
     with warnings.catch_warnings(record=True) as caught:

@@ -9,9 +9,9 @@ import pytest
 import torch
 from helpers import assert_one_line_error, run_cli
 
-import attnclf.models.keras_attention as keras_attention
+import attnclf.models.layers.keras as keras_attention
 from attnclf.models import build_model, get_family, model_config
-from attnclf.models.keras_attention import SeqSelfAttention, additive_scores
+from attnclf.models.layers.keras import SeqSelfAttention, additive_scores
 
 
 def tiny(name: str, **settings):

@@ -16,20 +16,20 @@ from typing import TYPE_CHECKING, Any
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .classifier import Prediction, TextClassifier
+    from .inference.classifier import Prediction, TextClassifier
 
 
 def load(path: str | Path, device: str = "auto", runtime: str = "torch") -> TextClassifier:
     """Load a saved model folder: `attnclf.load("models/sa").predict(["Great film!"])`;
     `runtime="onnx"` runs its exported model.onnx (`attnclf export`) in ONNX Runtime."""
-    from .classifier import load as load_classifier
+    from .inference.classifier import load as load_classifier
 
     return load_classifier(path, device, runtime)
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: the classes on first use, not at import
     if name in ("Prediction", "TextClassifier"):
-        from . import classifier
+        from .inference import classifier
 
         return getattr(classifier, name)
     raise AttributeError(f"module 'attnclf' has no attribute {name!r}")

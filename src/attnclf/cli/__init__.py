@@ -26,13 +26,13 @@ app.add_typer(embeddings_app, name="embeddings")
 
 
 def main() -> None:
-    from ..allocator import tune_memory_allocator
+    from ..runtime.heap import tune_memory_allocator
 
     tune_memory_allocator()
     try:
         app()
     finally:
-        from ..distributed import stop
+        from ..training.distributed import stop
 
         stop()  # leave torchrun's process group, if this process joined one
 

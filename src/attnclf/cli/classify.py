@@ -37,7 +37,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..explain import Explanation
+    from ..explain.explanation import Explanation
 
 app = typer.Typer(
     help="Attention-based text classification: train, compare, evaluate and predict.",
@@ -98,10 +98,10 @@ def compare(
     options: TrainingOptions,
 ) -> None:
     """Train the named models on the same data and split, and print them side by side."""
-    from ..distributed import current as current_world
-    from ..experiment import compare as run_compare
-    from ..presets import get_preset
-    from ..report import comparison_table, write_comparison
+    from ..training.compare import compare as run_compare
+    from ..training.distributed import current as current_world
+    from ..training.presets import get_preset
+    from ..training.report import comparison_table, write_comparison
 
     with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint.parent.parent):
         data_config, text_config, train_config = options.configs()
@@ -200,10 +200,10 @@ def train(
 ) -> None:
     """Train one model, evaluate it on the test split and save it as a folder; checkpoints go to
     OUT/checkpoint."""
-    from ..data import load_dataset
-    from ..distributed import current as current_world
-    from ..experiment import prepare_data, train_model
-    from ..pseudo_labels import self_training_dataset
+    from ..data.readers import load_dataset
+    from ..training.compare import prepare_data, train_model
+    from ..training.distributed import current as current_world
+    from ..training.self_training import self_training_dataset
 
     with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint):
         parse_families(model)
@@ -246,7 +246,7 @@ def evaluate(
     device: DeviceOpt = "auto",
 ) -> None:
     """Score a saved model on the test split of the data (every row of a single file)."""
-    from ..inference import evaluate_folder
+    from ..inference.scoring import evaluate_folder
 
     with user_errors():
         result = evaluate_folder(
@@ -300,7 +300,7 @@ def predict(
 ) -> None:
     """Label texts with a saved model (or ensemble), with the probability of that label; or
     every row of a file with --data FILE --out FILE."""
-    from ..ensemble import load_any as load
+    from ..inference.ensemble import load_any as load
 
     with user_errors():
         if data is not None or out is not None:
@@ -310,7 +310,7 @@ def predict(
                 raise AttnclfError("give texts (or --file), or --data FILE, not both")
             from tqdm import tqdm
 
-            from ..serve.table import predict_file
+            from ..inference.batch_files import predict_file
 
             classifier = load(model, device, runtime)
             with tqdm(unit=" rows", disable=quiet, file=sys.stderr, delay=0.5) as bar:
@@ -369,9 +369,8 @@ def explain(
     device: DeviceOpt = "auto",
 ) -> None:
     """Show the attention on every word: coloured in the terminal, or as HTML or PNG."""
-    from ..ensemble import Ensemble, explain_ensemble, load_any
-    from ..explain import explain as explain_texts
-    from ..explain import (
+    from ..explain.explanation import explain as explain_texts
+    from ..explain.explanation import (
         render_comparison_page,
         render_page,
         render_png,
@@ -379,7 +378,8 @@ def explain(
         use_color,
         write_html,
     )
-    from ..inference import explain_ensemble_test_examples, explain_test_examples
+    from ..inference.ensemble import Ensemble, explain_ensemble, load_any
+    from ..inference.scoring import explain_ensemble_test_examples, explain_test_examples
 
     with user_errors():
         classifier = load_any(model, device)
@@ -439,11 +439,15 @@ def faithfulness(
 ) -> None:
     """How faithful is each explanation: ERASER comprehensiveness and sufficiency of attention,
     gradient x input, integrated gradients and random, and their rank agreement."""
-    from ..classifier import load
-    from ..data import load_evaluation_examples
-    from ..faithfulness import FAITHFULNESS_EXPLAINED, faithfulness_report, faithfulness_table
-    from ..files import write_json
-    from ..folder import ENSEMBLE, folder_kind
+    from ..data.readers import load_evaluation_examples
+    from ..explain.faithfulness import (
+        FAITHFULNESS_EXPLAINED,
+        faithfulness_report,
+        faithfulness_table,
+    )
+    from ..inference.classifier import load
+    from ..inference.folder import ENSEMBLE, folder_kind
+    from ..runtime.files import write_json
 
     with user_errors():
         if folder_kind(model) is ENSEMBLE:

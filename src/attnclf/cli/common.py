@@ -37,7 +37,7 @@ def user_errors() -> Iterator[None]:
 @contextmanager
 def saved_on_interrupt(resume_from: Callable[[Path], Path]) -> Iterator[None]:
     """Ctrl-C during training: one line saying where the checkpoint is and how to carry on."""
-    from ..train import TrainingInterrupted
+    from ..training.loop import TrainingInterrupted
 
     try:
         yield
@@ -137,7 +137,7 @@ class FamilyCommand(TyperCommand):
 
 def parse_families(value: str) -> list[str]:
     """The comma-separated family names of --models, each checked against the registry."""
-    from ..experiment import check_model_names
+    from ..training.compare import check_model_names
 
     names = [name.strip() for name in value.split(",") if name.strip()]
     check_model_names(names)
@@ -229,7 +229,7 @@ class TrainingOptions:
     def configs(self) -> RunConfigs:
         """The data, text and training configs, checked (one-line errors); bf16 asked for on
         hardware without it is said now, before any data is read."""
-        from ..runtime import resolve_device, resolve_precision
+        from ..runtime.device import resolve_device, resolve_precision
 
         configs = run_configs(**dataclasses.asdict(self))
         resolve_precision(configs.training.precision, resolve_device(configs.training.device))

@@ -59,7 +59,7 @@ def train_vectors(
     from tqdm.auto import tqdm
 
     from ..config import DataConfig
-    from ..embeddings import Word2VecSettings, dataset_vectors
+    from ..training.embeddings import Word2VecSettings, dataset_vectors
 
     with user_errors():
         config = DataConfig(

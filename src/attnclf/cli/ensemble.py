@@ -42,7 +42,7 @@ def ensemble(
 ) -> None:
     """Combine saved models: weights that maximise the validation likelihood of their averaged
     probabilities; predict, evaluate, explain and serve then take the folder."""
-    from ..ensemble import build_ensemble
+    from ..inference.ensemble import build_ensemble
 
     with user_errors():
         fixed = _parse_weights(weights) if weights is not None else None

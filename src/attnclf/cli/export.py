@@ -23,7 +23,7 @@ def export(
 ) -> None:
     """Export a classifier to ONNX (dynamic batch and length; logits and its attention), checked
     against PyTorch with ONNX Runtime before it is kept."""
-    from ..export import export_folder
+    from ..interop.onnx_export import export_folder
 
     with user_errors():
         exported = export_folder(model, onnx)

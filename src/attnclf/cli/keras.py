@@ -61,7 +61,7 @@ def import_keras(
 ) -> None:
     """Bring a Keras model (Embedding, (Bi)LSTM, SeqSelfAttention or MultiHeadAttention,
     Flatten, Dense) over: predict, explain, evaluate and serve then work on it."""
-    from ..keras_import import import_keras as run_import
+    from ..interop.keras_import import import_keras as run_import
     from ..models.families.tutorial import TutorialConfig
 
     with user_errors():

@@ -22,7 +22,7 @@ from ..errors import AttnclfError
 if TYPE_CHECKING:
     from torch import nn
 
-    from ..text import Vocab
+    from ..text.tokens import Vocab
 
 # Every family's Config has these fields: the experiment fills them from the data.
 DATA_FIELDS = ("vocab_size", "num_outputs", "pad_id")

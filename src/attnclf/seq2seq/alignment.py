@@ -13,10 +13,10 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import page as shell
 from ..errors import AttnclfError
-from ..explain import RAMP, colour
-from ..files import atomic_write
+from ..explain import shell
+from ..explain.explanation import RAMP, colour
+from ..runtime.files import atomic_write
 from .translator import Translation
 
 SPACE = "\u2423"  # "␣": a visible space in character-level labels

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AttnclfError
-from ..text import Vocab
+from ..text.tokens import Vocab
 from .dates import date_pairs, date_splits
 from .pairs import (
     EncodedPairs,

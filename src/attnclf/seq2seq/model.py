@@ -26,7 +26,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..models.layers import RecurrentEncoder, lengths_to_mask, masked_softmax
+from ..models.layers.attention import RecurrentEncoder, lengths_to_mask, masked_softmax
 
 AttentionKind = Literal["additive", "multiplicative", "none"]
 ATTENTION_KINDS: tuple[str, ...] = ("additive", "multiplicative", "none")

@@ -18,9 +18,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..batches import batch_order
 from ..errors import AttnclfError
-from ..text import PAD, UNK, Vocab
+from ..text.batches import batch_order
+from ..text.tokens import PAD, UNK, Vocab
 
 TokenKind = Literal["char", "word"]
 BOS, EOS = "<s>", "</s>"
@@ -189,5 +189,5 @@ def pair_batches(
     shuffle: bool = False,
     rng: np.random.Generator | None = None,
 ) -> list[np.ndarray]:
-    """Index arrays of pairs with similar source lengths (see attnclf.batches.batch_order)."""
+    """Index arrays of pairs with similar source lengths (see attnclf.text.batches.batch_order)."""
     return batch_order(data.source_lengths, batch_size, shuffle, rng)

@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from ..config import to_dict
 from ..errors import AttnclfError
-from ..runtime import resolve_device, seed_everything
-from ..train import interrupts_between_steps
+from ..runtime.device import resolve_device, seed_everything
+from ..training.loop import interrupts_between_steps
 from .data import PairData
 from .decode import greedy
 from .model import Seq2Seq, Seq2SeqConfig

@@ -11,7 +11,7 @@ import torch
 
 from ..config import from_dict, to_dict
 from ..errors import AttnclfError
-from ..folder import (
+from ..inference.folder import (
     CONFIG_FILE,
     SEQ2SEQ,
     VOCAB_FILE,
@@ -21,8 +21,8 @@ from ..folder import (
     read_json,
     write_folder,
 )
-from ..runtime import resolve_device
-from ..text import Vocab
+from ..runtime.device import resolve_device
+from ..text.tokens import Vocab
 from .decode import Hypothesis, beam_search, greedy
 from .model import Seq2Seq, Seq2SeqConfig
 from .pairs import EOS, TokenConfig, check_vocab, detokenize, pad, tokenize

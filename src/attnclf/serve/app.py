@@ -47,7 +47,7 @@ from .page import API_POLICY, PAGE_POLICY_HEADER, SCRIPT_PATH, SCRIPT_TYPE, page
 from .page import render_served_page as render_page
 
 if TYPE_CHECKING:
-    from ..classifier import Scored
+    from ..inference.classifier import Scored
 
 log = logging.getLogger("attnclf.serve")
 T = TypeVar("T")
@@ -385,8 +385,8 @@ def _rounded(values: np.ndarray | None) -> Any:
 
 
 def _gradients(served: ServedModel, texts: list[str], method: str, steps: int) -> list[np.ndarray]:
-    from .. import faithfulness
-    from ..classifier import TextClassifier
+    from ..explain import faithfulness
+    from ..inference.classifier import TextClassifier
 
     if not isinstance(served.classifier, TextClassifier):
         raise AttnclfError(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import AttnclfError
-from ..folder import (
+from ..inference.folder import (
     CLASSIFIER,
     CONFIG_FILE,
     ENSEMBLE,
@@ -24,7 +24,7 @@ from ..folder import (
 )
 
 if TYPE_CHECKING:
-    from ..classifier import TextScorer
+    from ..inference.classifier import TextScorer
     from ..seq2seq.translator import Translator
 
 
@@ -95,8 +95,8 @@ def load_model(name: str, path: Path, device: str = "auto", runtime: str = "torc
     """Load one model folder of any kind attnclf writes (a classifier in `runtime`: torch, or
     onnx for its exported model.onnx); a one-line AttnclfError naming the folder when it cannot
     be served."""
-    from ..classifier import load as load_classifier
-    from ..folder import read_json
+    from ..inference.classifier import load as load_classifier
+    from ..inference.folder import read_json
     from ..seq2seq.translator import load as load_translator
 
     try:
@@ -111,7 +111,7 @@ def load_model(name: str, path: Path, device: str = "auto", runtime: str = "torc
         config = read_json(path, CONFIG_FILE, kind, "config")
         attnclf_version = config.get("attnclf_version")
         if kind is ENSEMBLE:
-            from ..ensemble import Ensemble
+            from ..inference.ensemble import Ensemble
 
             ensemble = Ensemble.load(path, device)
             version = _ensemble_version(path, ensemble)

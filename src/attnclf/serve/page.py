@@ -18,8 +18,8 @@ import html
 import json
 from collections.abc import Sequence
 
-from .. import page as shell
-from ..explain import EVEN_SHARES, NO_ATTENTION, RAMP
+from ..explain import shell
+from ..explain.explanation import EVEN_SHARES, NO_ATTENTION, RAMP
 from .models import ServedModel
 
 # The shell's policy, widened for the live page only: its own script and calls to its own API.

@@ -10,8 +10,8 @@ from typing import Literal
 import torch
 
 from ...errors import AttnclfError
-from ...text import Vocab
-from ..layers import (
+from ...text.tokens import Vocab
+from ..layers.attention import (
     ClassifierHead,
     Dropout,
     RecurrentEncoder,

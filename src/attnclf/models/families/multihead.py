@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ...text import Vocab
-from ..layers import (
+from ...text.tokens import Vocab
+from ..layers.attention import (
     ClassifierHead,
     Dropout,
     MultiHeadAttentionPooling,

@@ -42,15 +42,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import AttnclfError
-from ...text import Vocab
+from ...text.tokens import Vocab
 from ..outputs import Classifier, ClassifierOutput
 from ..registry import Family, register
 
 if TYPE_CHECKING:
     from scipy import sparse
 
-    from ...batches import EncodedTexts
     from ...config import TrainConfig
+    from ...text.batches import EncodedTexts
 
 INT64_MAX = 2**63 - 1
 # The weights of a table that fit has not filled: small and random, like any family's untrained

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ...text import Vocab
-from ..layers import (
+from ...text.tokens import Vocab
+from ..layers.attention import (
     SCORE_INIT_SCALE,
     ClassifierHead,
     Dropout,

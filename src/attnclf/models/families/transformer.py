@@ -22,16 +22,22 @@ import torch
 from torch import nn
 
 from ...errors import AttnclfError
-from ...text import Vocab
-from ..layers import AdditiveAttentionPooling, ClassifierHead, Dropout, float32, lengths_to_mask
-from ..outputs import Classifier, ClassifierOutput
-from ..registry import Family, register
-from ..transformer_layers import (
+from ...text.tokens import Vocab
+from ..layers.attention import (
+    AdditiveAttentionPooling,
+    ClassifierHead,
+    Dropout,
+    float32,
+    lengths_to_mask,
+)
+from ..layers.transformer import (
     EncoderLayer,
     LearnedPositions,
     SinusoidalPositions,
     encoder_layer_flops,
 )
+from ..outputs import Classifier, ClassifierOutput
+from ..registry import Family, register
 
 POSITIONS = ("sinusoidal", "learned")
 

@@ -35,9 +35,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ...text import Vocab
-from ..keras_attention import MaskMode, MultiHeadSelfAttention, SeqSelfAttention
-from ..layers import RecurrentEncoder, lstm_flops
+from ...text.tokens import Vocab
+from ..layers.attention import RecurrentEncoder, lstm_flops
+from ..layers.keras import MaskMode, MultiHeadSelfAttention, SeqSelfAttention
 from ..outputs import Classifier, ClassifierOutput
 from ..registry import Family, register
 
