@@ -30,7 +30,7 @@ from benchmark import cpu_isa, cpu_model  # noqa: E402
 
 from attnclf.config import DataConfig, TextConfig, TrainConfig
 from attnclf.runtime.files import write_json, write_text
-from attnclf.training.compare import compare
+from attnclf.training.compare import CompareSettings, compare
 from attnclf.training.embeddings import Word2VecSettings
 from attnclf.training.presets import BEST_NBSVM_TEXT, BEST_NEURAL_TEXT, BEST_NEURAL_TRAINING
 
@@ -66,15 +66,17 @@ def run(
         DataConfig(source=data, seed=seed),
         TextConfig(),
         TrainConfig(seed=seed),
-        out=out,
+        out,
+        CompareSettings(
+            model_training=training or {},
+            model_text=text or {},
+            word2vec=word2vec,
+            vector_models=neural if word2vec is not None else (),
+            faithfulness_sample=faithfulness,
+            gallery_sample=0,
+        ),
         progress=False,
         log=lambda message: print(f"  [{seed}] {message}", file=sys.stderr, flush=True),
-        faithfulness_sample=faithfulness,
-        gallery_sample=0,
-        model_training=training,
-        model_text=text,
-        word2vec=word2vec,
-        vector_models=neural if word2vec is not None else (),
     )
     record = result.record
     faith = record.faithfulness or {}

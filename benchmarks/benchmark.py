@@ -33,14 +33,15 @@ import torch
 
 import attnclf
 from attnclf.config import DataConfig, TextConfig, TrainConfig
-from attnclf.data.readers import load_dataset
+from attnclf.data.splits import load_dataset
 from attnclf.errors import AttnclfError
 from attnclf.evaluation.metrics import EVAL_BATCH_SIZE
 from attnclf.models import get_family
+from attnclf.models.registry import check_model_names
 from attnclf.text.batches import PAD_MULTIPLE, EncodedTexts, batch_order, padding_share
 from attnclf.text.tokens import Encoder, build_and_encode
-from attnclf.training.compare import PreparedData, check_model_names, train_model
 from attnclf.training.presets import PRESETS
+from attnclf.training.run import PreparedData, train_model
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "aclImdb_v1.tar.gz"
@@ -205,7 +206,7 @@ def cold_read_seconds(config: DataConfig) -> float:
 
 
 def prepare(data_path: Path, limit: int | None, cold: bool) -> tuple[PreparedData, dict]:
-    """What experiment.prepare_data does, with each stage timed."""
+    """What training.run.prepare_data does, with each stage timed."""
     data_config = DataConfig(source=str(data_path), limit=limit)
     text_config = TextConfig()
     record: dict = {}

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from attnclf import load
-from attnclf.data.readers import read_imdb_archive
+from attnclf.data.imdb import read_imdb_archive
 from attnclf.interop.keras_import import import_keras
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         classifier = load(out, device="cpu")
         start = time.perf_counter()
-        ours = np.array([s.probabilities[1] for s in classifier.score(texts)])
+        ours = np.array([s.probabilities[1] for s in classifier.infer(texts)])
         seconds = time.perf_counter() - start
         same = (ours > 0.5) == (keras > 0.5)
         line = (

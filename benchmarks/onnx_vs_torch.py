@@ -30,7 +30,7 @@ from benchmark import (
 
 import attnclf
 from attnclf.config import DataConfig, TextConfig, TrainConfig
-from attnclf.data.readers import load_evaluation_examples
+from attnclf.data.splits import load_evaluation_examples
 from attnclf.evaluation.metrics import EVAL_BATCH_SIZE
 from attnclf.interop.onnx_export import export_folder
 from attnclf.runtime.device import resolve_precision
@@ -115,7 +115,7 @@ def bench(folder: Path, texts: list[str], repeats: int, latency_reviews: int) ->
 
 
 def train_quick(limit: int, out: Path) -> list[Path]:
-    from attnclf.training.compare import prepare_data, train_model
+    from attnclf.training.run import prepare_data, train_model
 
     data = prepare_data(DataConfig(source=str(DATA), limit=limit), TextConfig())
     folders = []

@@ -31,7 +31,7 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
 
 def train_model(data: Path, limit: int, out: Path) -> tuple[Path, list[str]]:
     from attnclf.config import DataConfig, TextConfig, TrainConfig
-    from attnclf.training.compare import prepare_data, train_model
+    from attnclf.training.run import prepare_data, train_model
 
     prepared = prepare_data(DataConfig(source=str(data), limit=limit), TextConfig())
     train_model("self-attention", prepared, TrainConfig(epochs=1), out=out, progress=False)

@@ -25,7 +25,7 @@ from benchmark import cpu_isa, cpu_model  # noqa: E402
 
 from attnclf.config import DataConfig, TextConfig, TrainConfig
 from attnclf.runtime.files import write_json, write_text
-from attnclf.training.compare import compare
+from attnclf.training.compare import CompareSettings, compare
 from attnclf.training.embeddings import Word2VecSettings
 
 FAMILIES = ("bilstm", "self-attention", "multihead", "structured", "transformer", "nbsvm")
@@ -38,15 +38,17 @@ def run(families, data, size, epochs, max_len, word2vec=False):
         DataConfig(source=data, limit=size),
         TextConfig(max_len=max_len, truncation="head"),
         TrainConfig(epochs=epochs),
-        out=None,
+        None,
+        CompareSettings(
+            # vectors from the training part and IMDB's 50,000 unlabelled reviews (never test)
+            word2vec=Word2VecSettings() if word2vec else None,
+            vector_models=neural if word2vec else (),
+            ensemble=True,
+            faithfulness_sample=0,
+            gallery_sample=0,
+        ),
         progress=False,
         log=lambda message: print(f"  [{size}, {epochs} ep] {message}", file=sys.stderr),
-        faithfulness_sample=0,
-        gallery_sample=0,
-        ensemble=True,
-        # vectors from the training part and IMDB's 50,000 unlabelled reviews (never test)
-        word2vec=Word2VecSettings() if word2vec else None,
-        vector_models=neural if word2vec else (),
     )
     return {
         name: {

@@ -26,7 +26,7 @@ from benchmark import cpu_isa, cpu_model  # noqa: E402
 from attnclf.config import DataConfig, TextConfig, TrainConfig
 from attnclf.models.families.structured import redundancy_penalty
 from attnclf.text.batches import iterate_batches
-from attnclf.training.compare import compare
+from attnclf.training.compare import CompareSettings, compare
 
 
 def name_of(penalty: float) -> str:
@@ -67,12 +67,14 @@ def main() -> None:
             DataConfig(source=args.data, seed=seed),
             TextConfig(),
             TrainConfig(seed=seed),
-            out=None,
+            None,
+            CompareSettings(
+                model_settings={name_of(p): {"penalty": p} for p in penalties},
+                model_families={name: "structured" for name in names},
+                gallery_sample=0,
+            ),
             progress=False,
             log=lambda message, seed=seed: print(f"  [{seed}] {message}", file=sys.stderr),
-            gallery_sample=0,
-            model_settings={name_of(p): {"penalty": p} for p in penalties},
-            model_families={name: "structured" for name in names},
         )
         for penalty in penalties:
             metrics = result.record.models[name_of(penalty)]

@@ -25,8 +25,8 @@ from attnclf.config import DataConfig, TextConfig, TrainConfig
 from attnclf.errors import AttnclfError
 from attnclf.models import build_model, model_config
 from attnclf.training.checkpoint import MANIFEST, Progress, save_checkpoint
-from attnclf.training.compare import prepare_data, train_model
 from attnclf.training.loop import TrainingInterrupted
+from attnclf.training.run import prepare_data, train_model
 
 TIMING = ("seconds", "samples_per_s")
 CONFIG = TrainConfig(epochs=2, batch_size=16, lr=5e-3, seed=1, checkpoint_every=5, device="cpu")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -66,7 +67,7 @@ def test_prediction_carries_label_probability_and_attention_per_token():
 @pytest.mark.parametrize("name", ["transformer", "multihead"])
 def test_scoring_without_attention_gives_the_same_probabilities_and_builds_no_maps(name):
     classifier = small_classifier(name)
-    full = classifier.score(TEXTS)
+    full = classifier.infer(TEXTS)
     asked_for_views: list[bool] = []
     forward = classifier.model.forward
 
@@ -75,7 +76,7 @@ def test_scoring_without_attention_gives_the_same_probabilities_and_builds_no_ma
         return forward(*args)
 
     classifier.model.forward = spying_forward
-    bare = classifier.score(TEXTS, attention=False)
+    bare = classifier.infer(TEXTS, attention=False)
     assert asked_for_views and not any(asked_for_views)  # the model may skip its maps
     assert not classifier.model.views_unread  # and is asked for them again afterwards
     for a, b in zip(full, bare, strict=True):
@@ -158,3 +159,96 @@ def test_unknown_architecture_and_bad_json(tmp_path):
     config_path.write_text("{not json")
     with pytest.raises(AttnclfError, match="not valid JSON"):
         attnclf.load(tmp_path / "m")
+
+
+# --- attnclf.load: one door for every folder that labels texts -------------------------------
+
+
+def test_attnclf_load_takes_an_ensemble_folder(tmp_path):
+    from attnclf.inference.ensemble import Ensemble, Member
+
+    ensemble = Ensemble(
+        [
+            Member("mh", 3.0, small_classifier("multihead")),
+            Member("sa", 1.0, small_classifier("self-attention")),
+        ]
+    )
+    ensemble.save(tmp_path / "both")
+    loaded = attnclf.load(tmp_path / "both", device="cpu")
+    assert isinstance(loaded, Ensemble) and [m.name for m in loaded.members] == ["mh", "sa"]
+    assert [p.to_dict() for p in loaded.predict(TEXTS)] == [
+        p.to_dict() for p in ensemble.predict(TEXTS)
+    ]
+
+
+def test_attnclf_load_runs_an_exported_folder_in_onnx_runtime(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from attnclf.inference.folder import ONNX_FILE
+    from attnclf.interop.onnx_export import export_onnx
+
+    classifier = small_classifier("self-attention")
+    folder = classifier.save(tmp_path / "sa")
+    export_onnx(classifier, folder / ONNX_FILE)
+    loaded = attnclf.load(folder, runtime="onnx")
+    assert type(loaded.model).__name__ == "OnnxRuntimeModel"
+    for a, b in zip(classifier.predict(TEXTS), loaded.predict(TEXTS), strict=True):
+        assert a.label == b.label and a.tokens == b.tokens
+        assert b.probability == pytest.approx(a.probability, abs=1e-5)
+
+
+def test_attnclf_load_runs_a_graph_exported_into_a_folder_of_its_own(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from attnclf.interop.onnx_export import export_folder
+
+    classifier = small_classifier("self-attention")
+    folder = classifier.save(tmp_path / "sa")
+    export_folder(folder, tmp_path / "shipped" / "model.onnx")
+    assert not (tmp_path / "shipped" / "model.safetensors").exists()
+    loaded = attnclf.load(tmp_path / "shipped")
+    assert type(loaded.model).__name__ == "OnnxRuntimeModel"
+    for a, b in zip(classifier.predict(TEXTS), loaded.predict(TEXTS), strict=True):
+        assert a.label == b.label
+        assert b.probability == pytest.approx(a.probability, abs=1e-5)
+
+
+def test_attnclf_load_names_the_loader_of_a_seq2seq_folder(tmp_path):
+    from attnclf.seq2seq.model import Seq2Seq, Seq2SeqConfig
+    from attnclf.seq2seq.pairs import TokenConfig, build_vocab
+    from attnclf.seq2seq.translator import Translator
+
+    source, target = build_vocab([list("abc ")], 50), build_vocab([list("0123-")], 50)
+    config = Seq2SeqConfig(
+        len(source), len(target), embedding_dim=8, hidden_size=8, decoder_size=8, attention_size=8
+    )
+    tokens = TokenConfig("char", lowercase=False, max_output_len=6)
+    folder = Translator(Seq2Seq(config), source, target, tokens, device="cpu").save(
+        tmp_path / "dates"
+    )
+    with pytest.raises(AttnclfError) as caught:
+        attnclf.load(folder)
+    message = str(caught.value)
+    assert "\n" not in message and str(folder) in message
+    assert "seq2seq model folder" in message and "attnclf.seq2seq.load" in message
+
+
+def test_predict_proba_is_one_row_per_text_in_label_order():
+    classifier = small_classifier("self-attention")
+    matrix = classifier.predict_proba(TEXTS)
+    assert matrix.shape == (len(TEXTS), len(classifier.label_names))
+    np.testing.assert_allclose(matrix.sum(axis=1), 1.0, rtol=1e-6)
+    for row, prediction in zip(matrix, classifier.predict(TEXTS), strict=True):
+        assert classifier.label_names[int(row.argmax())] == prediction.label
+        for name, probability in prediction.probabilities.items():
+            assert row[classifier.label_names.index(name)] == pytest.approx(probability)
+    assert classifier.predict_proba(TEXTS[0]).shape == (1, len(classifier.label_names))
+
+
+def test_predict_proba_refuses_a_text_with_no_words_in_one_line():
+    classifier = small_classifier("self-attention")
+    with pytest.raises(AttnclfError, match="text 2 has no words") as caught:
+        classifier.predict_proba([TEXTS[0], "   "])
+    assert "\n" not in str(caught.value)
+
+
+def test_the_classifier_has_no_score_that_scikit_learn_would_read_as_accuracy():
+    assert not hasattr(small_classifier("self-attention"), "score")

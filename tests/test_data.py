@@ -17,7 +17,8 @@ import pytest
 
 from attnclf.config import DataConfig
 from attnclf.data import download
-from attnclf.data.readers import Dataset, Examples, load_dataset, load_evaluation_examples
+from attnclf.data.examples import Dataset, Examples
+from attnclf.data.splits import load_dataset, load_evaluation_examples
 from attnclf.errors import AttnclfError
 
 

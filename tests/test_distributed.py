@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent(
     import attnclf.training.loop
     from attnclf.config import DataConfig, TextConfig, TrainConfig
     from attnclf.training.distributed import current, start, stop
-    from attnclf.training.compare import prepare_data
+    from attnclf.training.run import prepare_data
     from attnclf.models import build_model, model_config
     from attnclf.runtime.device import seed_everything
 

@@ -12,7 +12,7 @@ import torch
 from helpers import assert_one_line_error, run_cli
 
 import attnclf
-import attnclf.data.readers
+import attnclf.data.splits
 from attnclf.config import DataConfig
 from attnclf.errors import AttnclfError
 from attnclf.text.tokens import Vocab
@@ -116,7 +116,7 @@ def test_word2vec_never_reads_validation_or_test_texts(tmp_path, monkeypatch):
     trained = dataset_vectors(
         config, tmp_path / "v.bin", Word2VecSettings(dim=8, epochs=1, min_count=1), log=print
     )
-    dataset = attnclf.data.readers.load_dataset(config)
+    dataset = attnclf.data.splits.load_dataset(config)
     assert set(seen) == set(dataset.train.texts) | set(texts["unsup"])
     assert not set(seen) & set(dataset.validation.texts)
     assert not set(seen) & set(texts["test"])
@@ -153,7 +153,7 @@ def test_the_cli_trains_vectors_a_model_then_uses(tmp_path, sentiment_csv):
 
 def test_a_compare_without_a_folder_leaves_no_vectors_behind(tmp_path, monkeypatch):
     from attnclf.config import TextConfig, TrainConfig
-    from attnclf.training.compare import compare
+    from attnclf.training.compare import CompareSettings, compare
 
     make_imdb_folder(tmp_path)
     scratch = tmp_path / "scratch"
@@ -167,9 +167,11 @@ def test_a_compare_without_a_folder_leaves_no_vectors_behind(tmp_path, monkeypat
         out=None,
         progress=False,
         log=lambda message: None,
-        gallery_sample=0,
-        word2vec=Word2VecSettings(dim=8, epochs=1, min_count=1),
-        vector_models=["self-attention"],
+        settings=CompareSettings(
+            gallery_sample=0,
+            word2vec=Word2VecSettings(dim=8, epochs=1, min_count=1),
+            vector_models=["self-attention"],
+        ),
     )
     assert result.record.data["word2vec"]["texts"] == 48 + 10
     assert result.record.models["self-attention"].test_accuracy >= 0

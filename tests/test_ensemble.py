@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from helpers import assert_one_line_error, run_cli
 
-from attnclf.inference.ensemble import Ensemble, combine, load_any, mixture_weights
+from attnclf.inference.ensemble import Ensemble, combine, mixture_weights
+from attnclf.inference.loading import load_any
 
 with warnings.catch_warnings():  # starlette's note that it will move to httpx2
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -20,26 +20,13 @@ from torch import nn
 
 from attnclf.config import TextConfig
 from attnclf.errors import AttnclfError
-from attnclf.explain.explanation import (
-    NO_ATTENTION,
-    RAMP,
-    SIGNED_RAMP,
-    Explanation,
-    colour,
-    explain,
-    figure,
-    map_names,
-    render_comparison_page,
-    render_page,
-    render_png,
-    sample_for_gallery,
-    score_legend,
-    signed_colour,
-    to_html_fragment,
-    to_terminal,
-    use_color,
-    write_html,
-)
+from attnclf.explain.colours import RAMP, SIGNED_RAMP, colour, signed_colour
+from attnclf.explain.explanation import NO_ATTENTION, Explanation, explain, map_names, score_legend
+from attnclf.explain.gallery import sample_for_gallery
+from attnclf.explain.html import comparison_page, explanations_page, to_html_fragment
+from attnclf.explain.png import figure, render_png
+from attnclf.explain.shell import write_html
+from attnclf.explain.terminal import to_terminal, use_color
 from attnclf.inference.classifier import Prediction, TextClassifier
 from attnclf.models import build_model, model_config
 from attnclf.models.outputs import Classifier, ClassifierOutput
@@ -229,7 +216,7 @@ def test_every_piece_of_text_is_escaped():
     explanation = explain(small_classifier(), [HOSTILE])[0]
     explanation.model_name = "<b>model</b>"
     explanation.true_label = "<i>neg</i>"
-    page = render_page([explanation, made_up(["<img src=x onerror=alert(1)>", "ok"])], "<t>")
+    page = explanations_page([explanation, made_up(["<img src=x onerror=alert(1)>", "ok"])], "<t>")
     assert_self_contained(page)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
@@ -239,7 +226,7 @@ def test_every_piece_of_text_is_escaped():
 
 
 def test_page_colours_each_word_with_its_exact_weight_in_a_tooltip(multihead):
-    page = render_page(multihead, "explain")
+    page = explanations_page(multihead, "explain")
     assert page.startswith("<!DOCTYPE html>")
     assert_self_contained(page)
     spans = re.findall(
@@ -253,7 +240,7 @@ def test_page_colours_each_word_with_its_exact_weight_in_a_tooltip(multihead):
     by_weight = sorted(zip(first.weights, (int(rgb, 16) for _, rgb, _ in row), strict=True))
     brightness = [sum(rgb.to_bytes(3, "big")) for _, rgb in by_weight]
     assert brightness == sorted(brightness, reverse=True)
-    peaked = render_page([made_up(["so", "so", "great", "and", "dull", "end"], peak=2)], "p")
+    peaked = explanations_page([made_up(["so", "so", "great", "and", "dull", "end"], peak=2)], "p")
     darkest = "{:02x}{:02x}{:02x}".format(*DARKEST)
     assert re.findall(f'background:#{darkest};[^"]*">(\\w+)<', peaked) == ["great"]
     for label in (">mean<", ">head 1<", ">head 2<", "row max"):
@@ -273,13 +260,13 @@ def test_a_notebook_shows_the_fragment_with_a_legend(single):
 
 def test_comparison_page_has_a_column_per_model_and_a_row_per_text(multihead, single, tmp_path):
     rows = [[s, m] for s, m in zip(single, multihead, strict=True)]
-    page = render_comparison_page(rows, ["self-attention", "multihead"], "compare")
+    page = comparison_page(rows, ["self-attention", "multihead"], "compare")
     assert_self_contained(page)
     assert page.count('class="attnclf-explanation"') == 6
     assert page.count("<section>") == 3 and "repeat(2, minmax(0, 1fr))" in page
     assert "Text 3" in page and "true label <strong>pos</strong>" not in page  # single has none
     with pytest.raises(ValueError, match="row 1 has 1 explanations for 2 models"):
-        render_comparison_page([[single[0]]], ["a", "b"], "compare")
+        comparison_page([[single[0]]], ["a", "b"], "compare")
     write_html(tmp_path / "out" / "attention.html", page)
     assert (tmp_path / "out" / "attention.html").read_text(encoding="utf-8") == page
 
@@ -382,25 +369,27 @@ def test_html_fragment_shows_the_words_uncoloured_with_a_note():
 
 
 def test_page_of_models_without_attention_has_notes_and_no_legend():
-    page = render_page([without_attention(NO_ATTENTION_TOKENS), without_attention(["ok"])], "p")
+    page = explanations_page(
+        [without_attention(NO_ATTENTION_TOKENS), without_attention(["ok"])], "p"
+    )
     assert_self_contained(page)
     assert page.count('class="attnclf-explanation"') == 2
     assert page.count('class="attnclf-no-attention"') == 2
     assert "attnclf-legend" not in page and "<span title=" not in page
-    mixed = render_page([without_attention(["ok"]), made_up(["good", "film"])], "p")
+    mixed = explanations_page([without_attention(["ok"]), made_up(["good", "film"])], "p")
     assert "attnclf-legend" in mixed and mixed.count('class="attnclf-no-attention"') == 1
 
 
 def test_comparison_page_mixes_models_with_and_without_attention(single):
     rows = [[s, without_attention(s.tokens)] for s in single]
-    page = render_comparison_page(rows, ["self-attention", "bilstm-max"], "compare")
+    page = comparison_page(rows, ["self-attention", "bilstm-max"], "compare")
     assert_self_contained(page)
     assert page.count('class="attnclf-explanation"') == 6
     assert page.count('class="attnclf-no-attention"') == 3  # the bilstm-max column
     spans = re.findall(r'<span title="[0-9.]+" style="background:#', page)
     assert len(spans) == sum(len(s.tokens) for s in single)  # only the attention column
     assert "attnclf-legend" in page and "repeat(2, minmax(0, 1fr))" in page
-    plain = render_comparison_page([[without_attention(["ok"])]], ["bilstm-max"], "c")
+    plain = comparison_page([[without_attention(["ok"])]], ["bilstm-max"], "c")
     assert "attnclf-legend" not in plain and 'class="attnclf-no-attention"' in plain
 
 
@@ -441,7 +430,7 @@ def test_token_scores_are_coloured_red_for_the_second_label_and_blue_for_the_fir
     fragment = to_html_fragment(explanation)
     assert 'class="attnclf-token-scores"' in fragment and "attnclf-no-attention" not in fragment
     assert 'title="-1.000000" style="background:#2166ac' in fragment  # exact score on hover
-    page = render_page([explanation, without_attention(["ok"])], "p")
+    page = explanations_page([explanation, without_attention(["ok"])], "p")
     assert_self_contained(page)
     assert "attnclf-legend" not in page  # the attention ramp's legend: no attention here
     path = tmp_path / "scores.png"
@@ -524,7 +513,7 @@ def page_file(multihead, tmp_path_factory) -> Path:
     hostile = explain(small_classifier("self-attention"), [HOSTILE], ["neg"])
     peaked = made_up("one word here draws most of the attention".split(), peak=4)
     path = tmp_path_factory.mktemp("page") / "explain.html"
-    write_html(path, render_page([peaked, *multihead, *hostile], "attnclf explain"))
+    write_html(path, explanations_page([peaked, *multihead, *hostile], "attnclf explain"))
     return path
 
 
@@ -642,7 +631,7 @@ def test_the_terminal_says_there_is_a_matrix_and_how_to_see_it(with_matrix, mult
 
 
 def test_the_page_draws_each_map_with_its_name_and_values(with_matrix):
-    page = render_page(with_matrix, "explain")
+    page = explanations_page(with_matrix, "explain")
     assert page.count('class="attnclf-matrix"') == 2
     images = re.findall(r'<img class="attnclf-map"[^>]*>', page)
     assert len(images) == 4  # two maps for each of two texts
@@ -662,7 +651,7 @@ def test_the_page_draws_each_map_with_its_name_and_values(with_matrix):
     for name in ("layer 1, head 1", "layer 1, head 2"):
         assert f">{name}</label>" in page
     assert "how much attention each token receives, averaged over the query rows" in page
-    assert "<img" not in render_page([made_up(["good", "film"])], "no matrix")
+    assert "<img" not in explanations_page([made_up(["good", "film"])], "no matrix")
 
 
 def matrix_explanation(tokens: list[str]) -> Explanation:
@@ -673,7 +662,7 @@ def matrix_explanation(tokens: list[str]) -> Explanation:
 
 
 def test_the_matrix_escapes_tokens_and_names():
-    page = render_page([matrix_explanation(["<script>alert(1)</script>", "ok", '"q"'])], "t")
+    page = explanations_page([matrix_explanation(["<script>alert(1)</script>", "ok", '"q"'])], "t")
     assert "<script>alert" not in page and "<i>head" not in page
     assert page.count("<script") == 1  # the page's own row-view script
     assert ">&lt;script&gt;ale\u2026<" in page  # an axis label, clipped to 12 characters
@@ -683,7 +672,7 @@ def test_the_matrix_escapes_tokens_and_names():
 
 
 def test_the_row_view_script_is_the_one_the_pages_policy_allows(with_matrix):
-    page = render_page(with_matrix, "explain")
+    page = explanations_page(with_matrix, "explain")
     policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
     scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
     assert len(scripts) == 1

@@ -74,7 +74,7 @@ def test_every_family_exports_for_lengths_1_to_400_in_one_batch(name, tmp_path):
 
 @pytest.mark.parametrize("name", ["self-attention", "multihead"])
 def test_real_reviews_of_many_lengths_in_one_padded_batch(name, imdb_archive, tmp_path):
-    from attnclf.data.readers import load_dataset
+    from attnclf.data.splits import load_dataset
 
     dataset = load_dataset(DataConfig(source=str(imdb_archive), limit=200))
     vocab, _ = build_and_encode(dataset.train.texts, TextConfig(vocab_size=2000))
@@ -97,7 +97,7 @@ def readme_snippet() -> str:
 
 def test_the_readme_runs_the_graph_with_onnxruntime_only(sentiment_csv, tmp_path):
     from attnclf.config import TrainConfig
-    from attnclf.training.compare import prepare_data, train_model
+    from attnclf.training.run import prepare_data, train_model
 
     data = prepare_data(DataConfig(source=str(sentiment_csv)), TextConfig(vocab_size=100))
     folder = tmp_path / "runs" / "compare" / "self-attention"

@@ -14,18 +14,20 @@ from torch import nn
 
 from attnclf.config import TextConfig
 from attnclf.errors import AttnclfError
-from attnclf.explain.faithfulness import (
-    FAITHFULNESS_EXPLAINED,
+from attnclf.explain.attributions import (
     METHODS,
     attention,
     encode_texts,
+    gradient_x_input,
+    integrated_gradients,
+    random,
+)
+from attnclf.explain.faithfulness import (
+    FAITHFULNESS_EXPLAINED,
     erase,
     erasure,
     faithfulness_report,
     faithfulness_table,
-    gradient_x_input,
-    integrated_gradients,
-    random,
     rank_correlation,
     spearman,
     tokens_for_fraction,

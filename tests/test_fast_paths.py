@@ -45,7 +45,7 @@ from attnclf.text.tokens import (
     truncate,
     truncate_ids,
 )
-from attnclf.training.compare import prepare_data, train_model
+from attnclf.training.run import prepare_data, train_model
 
 NATIVE_BF16 = bf16_is_native(torch.device("cpu"))
 needs_native_bf16 = pytest.mark.skipif(
@@ -222,7 +222,7 @@ TRAIN_AND_DUMP = textwrap.dedent(
     import json, sys
     import torch
     from attnclf.config import DataConfig, TextConfig, TrainConfig
-    from attnclf.training.compare import prepare_data, train_model
+    from attnclf.training.run import prepare_data, train_model
     from attnclf.runtime.heap import tune_memory_allocator
 
     applied = tune_memory_allocator()

@@ -12,12 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from attnclf.models.layers.keras import (
-    MultiHeadSelfAttention,
-    SeqSelfAttention,
-    glorot_normal_,
-    load_keras_weights,
-)
+from attnclf.models.layers.keras_common import glorot_normal_, load_keras_weights
+from attnclf.models.layers.keras_multi_head import MultiHeadSelfAttention
+from attnclf.models.layers.keras_self_attention import SeqSelfAttention
 
 LAYERS = Path(__file__).parent / "fixtures" / "keras" / "layers.npz"
 ATOL = 1e-5

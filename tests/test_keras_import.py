@@ -49,7 +49,7 @@ def test_an_imported_model_predicts_what_keras_predicted_on_raw_text(tmp_path, n
     positive = np.array([p.probabilities["positive"] for p in predictions])
     np.testing.assert_allclose(positive, spec["probabilities"], atol=1e-5, rtol=0)
     # and the views get their token-by-token matrix, rows over the text's own tokens
-    scored = classifier.score(TEXTS[:3])
+    scored = classifier.infer(TEXTS[:3])
     for found in scored:
         assert found is not None and found.token_attention is not None
         n = len(found.tokens)

@@ -1,4 +1,4 @@
-"""The token-by-token matrix views (matrix_view.py): the rows' colour levels, the inlined PNG,
+"""The token-by-token matrix views (explain/matrix.py): the rows' colour levels, the inlined PNG,
 the axes, which per-token weights the tutorial families and the transformer give, the page's
 script policy, and the row view in headless Chromium through Playwright (no browser is
 downloaded; the test is skipped without one)."""
@@ -17,14 +17,9 @@ import torch
 
 from attnclf.config import TextConfig
 from attnclf.explain import shell
-from attnclf.explain.explanation import (
-    Explanation,
-    _intensities,
-    colour,
-    explain,
-    render_page,
-    write_html,
-)
+from attnclf.explain.colours import colour, intensities
+from attnclf.explain.explanation import Explanation, explain
+from attnclf.explain.html import explanations_page
 from attnclf.explain.matrix import (
     MAX_SIDE,
     cell_px,
@@ -36,6 +31,7 @@ from attnclf.explain.matrix import (
     ticks,
     weights_are_received,
 )
+from attnclf.explain.shell import write_html
 from attnclf.inference.classifier import TextClassifier
 from attnclf.models import get_family
 from attnclf.text.tokens import Vocab
@@ -76,7 +72,7 @@ def test_row_levels_are_the_words_intensities_row_by_row():
         assert levels.shape == maps.shape and scales.shape == (2, n)
         for m in range(2):
             for t in range(n):
-                assert levels[m, t] == pytest.approx(_intensities(maps[m, t].tolist()))
+                assert levels[m, t] == pytest.approx(intensities(maps[m, t].tolist()))
                 assert levels[m, t] * scales[m, t] == pytest.approx(maps[m, t])
     even = np.full((1, 100, 100), 0.01)
     assert row_levels(even)[0] == pytest.approx(1 / 3)  # even attention stays pale
@@ -140,7 +136,7 @@ def test_each_family_with_a_matrix_says_what_its_weights_are(family, maps, names
     assert weights_are_received(explanation) is receives
     if receives:
         assert explanation.weights == pytest.approx(received(explanation.token_attention), abs=1e-5)
-    card = render_page([explanation], "t")
+    card = explanations_page([explanation], "t")
     said = "how much attention each token receives" in card
     assert said is receives and ("pooling attention" in card) is not receives
 
@@ -149,7 +145,7 @@ def test_each_family_with_a_matrix_says_what_its_weights_are(family, maps, names
 
 
 def test_a_page_allows_exactly_its_own_script_by_hash():
-    page = shell.render_page("t", "<p>x</p>", script="console.log(1);", data_images=True)
+    page = shell.page_shell("t", "<p>x</p>", script="console.log(1);", data_images=True)
     policy = shell.script_policy(
         "console.log(1);", f"{shell.CONTENT_SECURITY_POLICY}; img-src data:"
     )
@@ -158,10 +154,10 @@ def test_a_page_allows_exactly_its_own_script_by_hash():
     assert page.endswith("<p>x</p>\n<script>console.log(1);</script>\n</body>\n</html>\n")
     for bad in ("a = '</SCRIPT>'", "<!-- x"):
         with pytest.raises(ValueError, match="end its element"):
-            shell.render_page("t", "", script=bad)
+            shell.page_shell("t", "", script=bad)
     with pytest.raises(ValueError, match="already has a script-src"):
         shell.script_policy("x", "default-src 'none'; script-src 'self'")
-    assert "<script" not in shell.render_page("t", "")  # none unless asked for
+    assert "<script" not in shell.page_shell("t", "")  # none unless asked for
 
 
 # --- the row view in a browser --------------------------------------------------------------
@@ -190,7 +186,7 @@ def test_hovering_a_word_or_a_row_shows_whom_that_token_attends_to(browser_page,
     maps[1, :, 0] += 0.8  # map 2: every token, the first one
     explanation = an_explanation(tokens, maps, received(maps).tolist())
     path = tmp_path / "matrix.html"
-    write_html(path, render_page([explanation], "row view"))
+    write_html(path, explanations_page([explanation], "row view"))
     page, errors = browser_page, []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: errors.append(message.text))

@@ -271,7 +271,7 @@ def test_the_export_path_of_the_lookup_is_searchsorted(monkeypatch):
 
 def test_gradient_x_input_on_the_presence_of_tokens_is_the_token_score():
     from attnclf.config import TextConfig
-    from attnclf.explain.faithfulness import gradient_x_input
+    from attnclf.explain.attributions import gradient_x_input
     from attnclf.inference.classifier import TextClassifier
     from attnclf.text.tokens import Vocab
 
@@ -280,7 +280,7 @@ def test_gradient_x_input_on_the_presence_of_tokens_is_the_token_score():
     classifier = TextClassifier("nbsvm", fitted(rows, labels), vocab, TextConfig(), ["a", "b"])
     sample = [" ".join(f"w{i}" for i in row) for row in rows[:6]]
     scores = gradient_x_input(classifier, sample)
-    for found, scored in zip(scores, classifier.score(sample), strict=True):
+    for found, scored in zip(scores, classifier.infer(sample), strict=True):
         assert scored is not None and scored.token_scores is not None
         p = float(scored.probabilities[1])  # d log p(predicted) / d logit, times each score
         slope = 1 - p if p > 0.5 else -p
@@ -329,7 +329,7 @@ def test_train_predict_and_explain_through_the_cli(sentiment_csv, tmp_path):
         served_scores = dict(zip(served["tokens"], served["token_scores"], strict=True))
         assert served_scores["dreadful"] < 0
     loaded = attnclf.load(out, "cpu")
-    (scored,) = loaded.score(["A wonderful, superb film."])
+    (scored,) = loaded.infer(["A wonderful, superb film."])
     assert scored is not None and scored.attention is None
     assert scored.token_scores is not None and len(scored.token_scores) == len(scored.tokens)
     assert scored.token_scores[scored.tokens.index("wonderful")] > 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from attnclf.explain import explanation as explain
+from attnclf.explain import html as explain_html
 from attnclf.explain import shell as page
 from attnclf.seq2seq import alignment
 from attnclf.seq2seq.translator import Translation
@@ -56,7 +57,7 @@ def a_translation() -> Translation:
 
 
 def test_the_shell_is_a_complete_self_contained_page():
-    built = page.render_page("gallery", "<p>body</p>")
+    built = page.page_shell("gallery", "<p>body</p>")
     assert built.startswith("<!DOCTYPE html>\n") and built.endswith("</html>\n")
     assert '<meta charset="utf-8">' in built
     assert f'<meta http-equiv="Content-Security-Policy" content="{CSP}">' in built
@@ -72,7 +73,7 @@ def test_the_shell_is_a_complete_self_contained_page():
 
 
 def test_the_title_is_escaped_and_the_body_is_not():
-    built = page.render_page('<script>alert("t")</script> & co', "<em>kept</em>")
+    built = page.page_shell('<script>alert("t")</script> & co', "<em>kept</em>")
     escaped = "&lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt; &amp; co"
     assert f"<title>{escaped}</title>" in built and f"<h1>{escaped}</h1>" in built
     assert "<script" not in built.lower()
@@ -80,7 +81,7 @@ def test_the_title_is_escaped_and_the_body_is_not():
 
 
 def test_width_and_extra_css_go_into_the_style_sheet():
-    built = page.render_page("t", "", max_width="1680px", extra_css=".x { color: red; }")
+    built = page.page_shell("t", "", max_width="1680px", extra_css=".x { color: red; }")
     style = built[built.index("<style>") : built.index("</style>")]
     assert "max-width: 1680px;" in style and ".x { color: red; }" in style
 
@@ -88,28 +89,28 @@ def test_width_and_extra_css_go_into_the_style_sheet():
 @pytest.mark.parametrize("width", ["1100px; } body { background: red", "wide", ""])
 def test_a_width_that_is_not_a_css_length_is_refused(width):
     with pytest.raises(ValueError, match="not a CSS length"):
-        page.render_page("t", "", max_width=width)
+        page.page_shell("t", "", max_width=width)
 
 
 def test_extra_css_cannot_close_the_style_sheet():
     with pytest.raises(ValueError, match="</style"):
-        page.render_page("t", "", extra_css="</STYLE><script>alert(1)</script>")
+        page.page_shell("t", "", extra_css="</STYLE><script>alert(1)</script>")
 
 
 def test_write_html_writes_the_page_atomically(tmp_path: Path):
     path = tmp_path / "deep" / "page.html"
-    built = page.render_page("caf\u00e9", "<p>\u2192</p>")
+    built = page.page_shell("caf\u00e9", "<p>\u2192</p>")
     page.write_html(path, built)
     assert path.read_text(encoding="utf-8") == built
     assert not list(path.parent.glob(".*.tmp"))
 
 
 def test_explanation_and_alignment_pages_are_built_in_the_same_shell(tmp_path: Path):
-    shell = head_of(page.render_page("t", ""))
+    shell = head_of(page.page_shell("t", ""))
     pages = {
-        "gallery": explain.render_page([an_explanation([0.3, 0.7])], "t"),
-        "no attention": explain.render_page([an_explanation(None)], "t"),
-        "comparison": explain.render_comparison_page(
+        "gallery": explain_html.explanations_page([an_explanation([0.3, 0.7])], "t"),
+        "no attention": explain_html.explanations_page([an_explanation(None)], "t"),
+        "comparison": explain_html.comparison_page(
             [[an_explanation([0.3, 0.7]), an_explanation(None)]], ["a", "b"], "t"
         ),
         "alignment": alignment.render_html([a_translation()], "t"),
@@ -124,7 +125,7 @@ def test_explanation_and_alignment_pages_are_built_in_the_same_shell(tmp_path: P
     assert "linear-gradient(to right, #ffffff 0%" in pages["alignment"]
     assert "max-width: 1100px;" in pages["gallery"]
     assert "max-width: 1120px;" in pages["comparison"]  # 560px a column
-    for write in (explain.write_html, alignment.write_html):
+    for write in (page.write_html, alignment.write_html):
         path = tmp_path / f"{write.__module__}.html"
         write(path, pages["gallery"])
         assert path.read_text(encoding="utf-8") == pages["gallery"]

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attnclf.config import DataConfig, TextConfig
-from attnclf.data.readers import load_dataset
+from attnclf.data.splits import load_dataset
 from attnclf.errors import AttnclfError
 from attnclf.text.tokens import PAD, UNK, Encoder, Vocab, tokenize, truncate
 

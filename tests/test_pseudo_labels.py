@@ -12,11 +12,12 @@ from conftest import make_reviews, write_reviews_csv
 from helpers import assert_one_line_error, run_cli
 
 from attnclf.config import DataConfig
-from attnclf.data.readers import Dataset, Examples
+from attnclf.data.examples import Dataset, Examples
 from attnclf.errors import AttnclfError
 from attnclf.inference.classifier import Scored
-from attnclf.inference.ensemble import Ensemble, load_any
-from attnclf.training.compare import prepare_data
+from attnclf.inference.ensemble import Ensemble
+from attnclf.inference.loading import load_any
+from attnclf.training.run import prepare_data
 from attnclf.training.self_training import pseudo_label, with_pseudo_labels
 
 
@@ -30,7 +31,7 @@ class KnownTeacher:
         self.positive = positive
         self.asked: list[str] = []
 
-    def score(self, texts, batch_size=256, attention=True):
+    def infer(self, texts, batch_size=256, attention=True):
         self.asked.extend(texts)
         return [
             Scored(

@@ -43,7 +43,7 @@ def test_the_python_section_runs_as_written(workdir: Path):
     assert (workdir / "models" / "mh" / "model.safetensors").exists()
     run_python(
         "from attnclf.config import DataConfig, TextConfig, TrainConfig\n"
-        "from attnclf.training.compare import prepare_data, train_model\n"
+        "from attnclf.training.run import prepare_data, train_model\n"
         "data = prepare_data(DataConfig(source='reviews.csv'), TextConfig())\n"
         "train_model('self-attention', data, TrainConfig(epochs=2), "
         "out='runs/compare/self-attention', progress=False)\n",

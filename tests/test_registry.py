@@ -20,8 +20,8 @@ from attnclf.models import Family, all_families, build_model, model_config, regi
 from attnclf.models.layers.attention import lengths_to_mask
 from attnclf.models.outputs import Classifier, ClassifierOutput
 from attnclf.runtime.device import resolve_device
-from attnclf.training.compare import prepare_data
 from attnclf.training.loop import fit
+from attnclf.training.run import prepare_data
 
 NAME = "mean-of-embeddings"
 

@@ -179,13 +179,16 @@ def test_predict_has_the_hugging_face_pipeline_shape_field_by_field(client):
     assert len(client.post("/predict", json={"texts": [TEXT], "top_k": 5}).json()[0]) == 2
 
 
-def test_a_body_sent_as_curl_sends_it_is_read_as_json(client):
+def test_a_form_body_as_curl_d_sends_it_is_415_naming_the_json_header(client):
+    # a form body is what a page of another site may send without asking (issue 34, item 1)
     response = client.post(
         "/predict",
         content=json.dumps({"texts": [TEXT]}),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
-    assert response.status_code == 200 and len(response.json()) == 1
+    error_of(response, 415, "application/json", "--json")
+    untyped = client.post("/predict", content=json.dumps({"texts": [TEXT]}))
+    assert untyped.status_code == 200 and len(untyped.json()) == 1
 
 
 def test_attention_adds_tokens_weights_heads_and_the_matrix(client):
@@ -384,7 +387,7 @@ def concurrent_predictions(models: dict[str, ServedModel], batching: bool) -> tu
         app = create_app(models, settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
                 texts = [text for text, _ in make_reviews(16)]
                 responses = await asyncio.gather(
                     *(http.post("/models/mh/predict", json={"texts": [t]}) for t in texts)
@@ -429,7 +432,7 @@ def test_the_batcher_respects_its_maximum_and_finishes_queued_work_on_stop():
 
 
 def test_the_inference_thread_runs_with_the_threads_it_was_given(folders, monkeypatch):
-    from attnclf.serve.app import inference_threads
+    from attnclf.serve.settings import inference_threads
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1}, raising=False)
     assert inference_threads(ServeSettings()) == 1  # 2 cores: one for the event loop

@@ -14,7 +14,8 @@ from attnclf.errors import AttnclfError
 from attnclf.evaluation.records import metric_names
 from attnclf.models.objective import classification_loss
 from attnclf.runtime.device import resolve_device
-from attnclf.training.compare import compare, prepare_data, train_model
+from attnclf.training.compare import compare
+from attnclf.training.run import prepare_data, train_model
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ COUNT_CUDNN_COMPACTIONS = textwrap.dedent(
     """
     import json, sys, warnings
     from attnclf.config import DataConfig, TextConfig, TrainConfig
-    from attnclf.training.compare import prepare_data, train_model
+    from attnclf.training.run import prepare_data, train_model
 
     data = prepare_data(DataConfig(source=sys.argv[1]), TextConfig(vocab_size=100))
     with warnings.catch_warnings(record=True) as caught:

@@ -9,9 +9,9 @@ import pytest
 import torch
 from helpers import assert_one_line_error, run_cli
 
-import attnclf.models.layers.keras as keras_attention
+import attnclf.models.layers.keras_self_attention as keras_self_attention
 from attnclf.models import build_model, get_family, model_config
-from attnclf.models.layers.keras import SeqSelfAttention, additive_scores
+from attnclf.models.layers.keras_self_attention import SeqSelfAttention, additive_scores
 
 
 def tiny(name: str, **settings):
@@ -21,7 +21,7 @@ def tiny(name: str, **settings):
 
 
 def test_the_blocked_additive_scores_are_the_broadcast_and_its_gradient(monkeypatch):
-    monkeypatch.setattr(keras_attention, "ADDITIVE_BLOCK_ELEMENTS", 40)  # several blocks
+    monkeypatch.setattr(keras_self_attention, "ADDITIVE_BLOCK_ELEMENTS", 40)  # several blocks
     generator = torch.Generator().manual_seed(0)
     q, k = (torch.randn(3, 7, 4, generator=generator, dtype=torch.float64) for _ in range(2))
     bias, w = (torch.randn(4, generator=generator, dtype=torch.float64) for _ in range(2))

@@ -1,5 +1,5 @@
 """Write tests/fixtures/keras/: frozen outputs of the tutorial's own Keras attention layers and tiny
-trained Keras models, for attnclf's ports (`attnclf.models.layers.keras`) and its importer.
+trained Keras models, for attnclf's ports (`attnclf.models.layers.keras_*`) and its importer.
 
 Run only in the Keras venv of shared/anchors/keras_seed/README.md (plus h5py), never from attnclf:
 

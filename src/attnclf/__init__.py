@@ -4,8 +4,11 @@
     classifier = attnclf.load("models/sa")
     classifier.predict(["A wonderful, moving film."])
 
-Importing the package imports no torch: `load`, `TextClassifier` and `Prediction` bring in the
-model code the first time they are used, so the command line and a server start fast.
+`attnclf.load` takes every folder that labels texts: a classifier, an ensemble, or a classifier
+with its exported model.onnx (`runtime="onnx"`); a seq2seq folder has its own loader,
+`attnclf.seq2seq.load`. Importing the package imports no torch: `load`, `TextClassifier` and
+`Prediction` bring in the model code the first time they are used, so the command line and a
+server start fast.
 """
 
 from __future__ import annotations
@@ -17,14 +20,19 @@ from .version import __version__
 
 if TYPE_CHECKING:
     from .inference.classifier import Prediction, TextClassifier
+    from .inference.ensemble import Ensemble
 
 
-def load(path: str | Path, device: str = "auto", runtime: str = "torch") -> TextClassifier:
-    """Load a saved model folder: `attnclf.load("models/sa").predict(["Great film!"])`;
-    `runtime="onnx"` runs its exported model.onnx (`attnclf export`) in ONNX Runtime."""
-    from .inference.classifier import load as load_classifier
+def load(
+    path: str | Path, device: str = "auto", runtime: str = "torch"
+) -> TextClassifier | Ensemble:
+    """Load a saved model folder: `attnclf.load("models/sa").predict(["Great film!"])`. A
+    classifier or an ensemble folder (`attnclf ensemble`); `runtime="onnx"` runs a classifier's
+    exported model.onnx (`attnclf export`) in ONNX Runtime. A seq2seq folder is an error that
+    names `attnclf.seq2seq.load`."""
+    from .inference.loading import load as load_folder
 
-    return load_classifier(path, device, runtime)
+    return load_folder(path, device, runtime)
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: the classes on first use, not at import

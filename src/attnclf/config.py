@@ -33,7 +33,7 @@ class TextConfig:
     keras: dict[str, Any] | None = None
 
 
-# Self-training (pseudo_labels.py) keeps an unlabelled text when its teacher gives one label at
+# Self-training (self_training.py) keeps an unlabelled text when its teacher gives one label at
 # least this probability. Chosen on IMDB with the record's ensemble as teacher (README).
 DEFAULT_PSEUDO_THRESHOLD = 0.9
 

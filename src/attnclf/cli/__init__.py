@@ -1,17 +1,37 @@
-"""The `attnclf` command: the classifier commands (classify.py) with `attnclf seq2seq`
-(seq2seq.py) mounted under them; the options they share live in common.py. Nothing heavy is
+"""The `attnclf` command: the classifier commands, one module a group (train.py: train,
+compare; predict.py: evaluate, predict; explain.py: explain, faithfulness; then export,
+import-keras, ensemble, serve), with `attnclf seq2seq` (seq2seq.py) and `attnclf embeddings`
+(embeddings.py) mounted under them; the options they share live in common.py. Nothing heavy is
 imported until a command runs, so `attnclf --help` is quick."""
 
 from __future__ import annotations
 
-from .classify import app
+import typer
+
+from .common import FamilyCommand
 from .embeddings import embeddings_app
 from .ensemble import ensemble
+from .explain import explain, faithfulness
 from .export import export
 from .keras import import_keras
+from .predict import evaluate, predict
 from .seq2seq import seq2seq_app
 from .serve import serve
+from .train import compare, train
 
+app = typer.Typer(
+    help="Attention-based text classification: train, compare, evaluate and predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command(cls=FamilyCommand)(compare)
+app.command(cls=FamilyCommand)(train)
+app.command()(evaluate)
+app.command()(predict)
+app.command()(explain)
+app.command()(faithfulness)
 app.command()(export)
 app.command("import-keras")(import_keras)
 app.command()(ensemble)

@@ -106,6 +106,7 @@ TextColOpt = Annotated[
 LabelColOpt = Annotated[
     str, typer.Option("--label-column", help="Column holding the label (CSV/TSV/JSONL).")
 ]
+ModelArg = Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")]
 
 
 # The metavars that mark an option as a family choice (see FamilyCommand).
@@ -137,7 +138,7 @@ class FamilyCommand(TyperCommand):
 
 def parse_families(value: str) -> list[str]:
     """The comma-separated family names of --models, each checked against the registry."""
-    from ..training.compare import check_model_names
+    from ..models.registry import check_model_names
 
     names = [name.strip() for name in value.split(",") if name.strip()]
     check_model_names(names)

@@ -16,8 +16,16 @@ HOST_HELP = (
     "Address to listen on. 127.0.0.1 (the default) answers this machine only. 0.0.0.0 listens "
     "on every network interface: anyone who can reach this machine can then call every route "
     "(predictions, explanations, the page, the model list with its metrics) without "
-    "authentication; put a proxy with TLS and authentication in front of it for that."
+    "authentication; put a proxy with TLS and authentication in front of it for that, and name "
+    "the host names clients use with --allowed-host."
 )
+ALLOWED_HOST_HELP = (
+    "A host name (or address) the server answers besides localhost, 127.0.0.1, ::1 and --host; "
+    "repeat it for more. A request whose Host header names another gets 400, so that a web page "
+    "cannot reach this server by pointing its own name at 127.0.0.1 (DNS rebinding). "
+    "'*.example.org' allows its subdomains, '*' any name."
+)
+WILDCARDS = ("0.0.0.0", "::", "")
 
 
 def serve(
@@ -45,6 +53,28 @@ def serve(
     max_explain_texts: Annotated[
         int, typer.Option("--max-explain-texts", min=1, help="Texts per /explain request.")
     ] = 16,
+    max_explain_steps: Annotated[
+        int,
+        typer.Option(
+            "--max-explain-steps",
+            min=1,
+            help="Work per /explain request: texts x models x steps (1 for the prediction, 1 for "
+            "gradient x input, ig_steps for integrated gradients); more: 422.",
+        ),
+    ] = 8192,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option("--allowed-host", metavar="NAME", help=ALLOWED_HOST_HELP),
+    ] = None,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            "--read-timeout",
+            min=0.1,
+            help="Seconds a client has to send a request's headers (or the connection closes), "
+            "and then its body (or 408).",
+        ),
+    ] = 10.0,
     batching: Annotated[
         bool,
         typer.Option(help="Gather concurrent requests into one forward pass (off: one each)."),
@@ -84,14 +114,21 @@ def serve(
     with user_errors():
         import uvicorn
 
-        from ..serve.app import ServeSettings, create_app
+        from ..serve.app import create_app
+        from ..serve.listener import uvicorn_config
         from ..serve.models import load_models
+        from ..serve.settings import ServeSettings
+
+        hosts = [*(allowed_host or []), *([host] if host not in WILDCARDS else [])]
 
         settings = ServeSettings(
             max_texts=max_texts,
             max_text_chars=max_text_chars,
             max_body_bytes=max_body_bytes,
             max_explain_texts=max_explain_texts,
+            max_explain_steps=max_explain_steps,
+            allowed_hosts=tuple(hosts),
+            read_timeout=read_timeout,
             batching=batching,
             max_batch_size=max_batch_size,
             batch_window_ms=batch_window_ms,
@@ -104,10 +141,11 @@ def serve(
             f"serving {', '.join(loaded)} on http://{shown}:{bound}/ (the page; /docs: the API)",
             err=True,
         )
-        config = uvicorn.Config(
+        config = uvicorn_config(
             create_app(loaded, settings, device),
-            host=host,
-            port=bound,
+            host,
+            bound,
+            settings,
             log_level=log_level,
             timeout_graceful_shutdown=shutdown_timeout,
             lifespan="on",

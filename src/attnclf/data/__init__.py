@@ -1,3 +1,4 @@
-"""Labelled data in, examples out: the readers for the IMDB archive, CSV/TSV/JSONL files and
-folders (`readers`), the IMDB download (`download`), and the splits a run trains on.
+"""Labelled data in, examples out: the shapes it takes (`examples`: RawSplit, Examples,
+Dataset), the readers of CSV/TSV/JSONL files and class folders (`readers`), the IMDB archive
+(`imdb`) and its download (`download`), and the train/validation/test split of a run (`splits`).
 """

@@ -1,30 +1,14 @@
 """How faithful are token explanations? Erasure metrics and rank agreement with attention.
 
-Four explanation methods give one score per real token, higher meaning "more support for the
-class the model predicted":
-
-- `attention`: the model's own attention weights (Jain & Wallace 2019, "Attention is not
-  Explanation"; Wiegreffe & Pinter 2019, "Attention is not not Explanation").
-- `gradient_x_input`: gradient of the predicted class's log-probability with respect to the
-  embedding output, times the embedding, summed over the embedding axis.
-- `integrated_gradients`: the same product averaged along a straight path from an all-padding
-  input (the zero embedding) to the text (Sundararajan, Taly & Yan 2017).
-- `random`: seeded uniform scores, the floor every method should clear.
-
-The scores are then judged by what the model does when tokens are deleted (ERASER, DeYoung et al.
-2020): comprehensiveness is p(predicted | text) - p(predicted | text without its top k% tokens)
-and sufficiency is p(predicted | text) - p(predicted | only its top k% tokens), each averaged over
-several k ("AOPC", area over the perturbation curve). Attention is also compared with the other
-methods by per-text Spearman and Kendall rank correlation, as in Jain & Wallace 2019.
+The scores of an explanation method (explain/attributions.py: attention, gradient x input,
+integrated gradients, random) are judged by what the model does when tokens are deleted (ERASER,
+DeYoung et al. 2020): comprehensiveness is p(predicted | text) - p(predicted | text without its
+top k% tokens) and sufficiency is p(predicted | text) - p(predicted | only its top k% tokens),
+each averaged over several k ("AOPC", area over the perturbation curve). Attention is also
+compared with the other methods by per-text Spearman and Kendall rank correlation, as in Jain &
+Wallace 2019.
 
 Choices, and why:
-- Gradients target the predicted class's log-probability rather than a raw logit: it is the same
-  quantity for a single sigmoid logit (log sigmoid(+-z)) and for a softmax, and unlike a softmax
-  logit it does not change when a constant is added to every logit.
-- Gradient scores keep their sign (positive = pushes toward the predicted class). ERASER deletes
-  the top-ranked tokens and measures the drop in the predicted class's probability; an absolute
-  value would rank counter-evidence ("...but the ending is awful" in a positive review) among the
-  top tokens, and deleting it raises that probability. Attention has no sign to begin with.
 - Deletion removes tokens from the sequence (no <unk> left in their place). A text left with no
   token becomes a single padding token, as `batches.collate` makes of an empty text: with the
   zero padding embedding that is the same "no evidence" input as integrated gradients' baseline.
@@ -37,34 +21,31 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import captum.attr
 import numpy as np
-import torch
 from scipy.stats import kendalltau, rankdata
-from torch import nn
 
 from ..errors import AttnclfError
 from ..evaluation.metrics import predict_logits
 from ..inference.classifier import TextClassifier
-from ..models.objective import log_probabilities, probabilities
-from ..models.outputs import input_embeddings, logits_only
-from ..text.batches import EncodedTexts, iterate_batches
+from ..models.objective import log_probabilities
+from ..text.batches import EncodedTexts
+from .attributions import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_IG_STEPS,
+    METHODS,
+    Scores,
+    Texts,
+    attribute,
+    check_methods,
+    class_probabilities,
+    encode_texts,
+    eval_mode,
+)
 
 DEFAULT_KS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5)
-METHODS: tuple[str, ...] = ("attention", "gradient_x_input", "integrated_gradients", "random")
-DEFAULT_BATCH_SIZE = 256  # rows per inference pass
-DEFAULT_IG_STEPS = 32
-# Rows per pass of the gradient methods (integrated gradients counts each step as a row). The
-# backward pass through the LSTM holds a few MB per 200-token row on CPU: measured on IMDB, 256
-# rows raised the peak resident memory by ~1 GB and 64 rows by ~250 MB, for ~1.2x the time.
-GRADIENT_ROWS = 64
-
-Texts = Sequence[str] | EncodedTexts
-Scores = list[np.ndarray]  # one float32 array per text, one score per real token
 
 FAITHFULNESS_EXPLAINED = (
     "Each explanation method ranks the tokens of a text by how much they support the class the "
@@ -85,209 +66,8 @@ FAITHFULNESS_EXPLAINED = (
 )
 
 
-# --- texts and probabilities ---------------------------------------------------------------
-
-
-def encode_texts(classifier: TextClassifier, texts: Texts) -> EncodedTexts:
-    """Token ids as the classifier reads them (its tokenizer, vocabulary and truncation). A text
-    with no words is an error, as in `TextClassifier.predict`."""
-    if isinstance(texts, EncodedTexts):
-        data = texts
-    else:
-        data = EncodedTexts.from_sequences(classifier.encoder.encode_many(list(texts)))
-    empty = np.flatnonzero(data.lengths == 0)
-    if len(empty):
-        raise AttnclfError(
-            f"text {int(empty[0]) + 1} has no words the model reads; "
-            "faithfulness needs at least one token per text: drop empty texts first"
-        )
-    return data
-
-
 def _sequences(data: EncodedTexts) -> list[np.ndarray]:
     return [data.ids[data.offsets[i] : data.offsets[i + 1]] for i in range(len(data))]
-
-
-def class_probabilities(
-    classifier: TextClassifier, texts: Texts, batch_size: int = DEFAULT_BATCH_SIZE
-) -> np.ndarray:
-    """(N, K) class probabilities in eval mode, in the order of `texts`."""
-    data = texts if isinstance(texts, EncodedTexts) else encode_texts(classifier, texts)
-    with _eval_mode(classifier.model):
-        logits = predict_logits(classifier.model, data, batch_size, classifier.device)
-    return probabilities(logits)
-
-
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Dropout off for the duration, then the model's own mode back."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
-
-
-@contextmanager
-def _gradients_on(device: torch.device) -> Iterator[None]:
-    """Autograd on, even inside a caller's no_grad or inference_mode. cuDNN's LSTM refuses
-    backward in eval mode, so on CUDA it is switched off for the duration (only `enabled`:
-    `cudnn.flags()` would also reset the caller's `deterministic` and `benchmark`); on the CPU
-    this changes nothing."""
-    cudnn = torch.backends.cudnn
-    was_enabled = cudnn.enabled
-    if device.type == "cuda":
-        cudnn.enabled = False
-    try:
-        with torch.inference_mode(False), torch.enable_grad():
-            yield
-    finally:
-        cudnn.enabled = was_enabled
-
-
-def _log_probabilities(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    def forward(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        with logits_only(model):
-            return log_probabilities(model(ids, lengths).logits)  # (B, K)
-
-    return forward
-
-
-# --- explanation methods -------------------------------------------------------------------
-
-
-def attention(
-    classifier: TextClassifier, texts: Texts, *, batch_size: int = DEFAULT_BATCH_SIZE
-) -> Scores:
-    """The model's attention weight on each token (the mean over heads for multi-head models)."""
-    data = encode_texts(classifier, texts)
-    model, device = classifier.model, classifier.device
-    scores: Scores = [np.zeros(0, np.float32)] * len(data)
-    with _eval_mode(model), torch.inference_mode():
-        for batch in iterate_batches(data, batch_size):
-            weights = model(batch.ids.to(device), batch.lengths.to(device)).attention  # (B, T)
-            if weights is None:
-                raise AttnclfError(
-                    f"{classifier.architecture} has no attention to measure; leave "
-                    "'attention' out of the methods"
-                )
-            _scatter(scores, weights.float().cpu().numpy(), batch.lengths, batch.index)
-    return scores
-
-
-def gradient_x_input(
-    classifier: TextClassifier,
-    texts: Texts,
-    *,
-    targets: np.ndarray | None = None,
-    batch_size: int = GRADIENT_ROWS,
-) -> Scores:
-    """sum_e (d log p(target) / d x_te) * x_te over the embedding output x (B, T, E); signed,
-    positive for support of the target. `targets` defaults to the predicted classes."""
-    data = encode_texts(classifier, texts)
-    targets = _targets(classifier, data, targets, batch_size)
-    model, device = classifier.model, classifier.device
-    method = captum.attr.LayerGradientXActivation(
-        _log_probabilities(model), input_embeddings(model)
-    )
-    scores: Scores = [np.zeros(0, np.float32)] * len(data)
-    with _eval_mode(model), _gradients_on(device):
-        for batch in iterate_batches(data, batch_size):
-            lengths = batch.lengths.to(device)
-            products = method.attribute(
-                batch.ids.to(device),
-                target=torch.from_numpy(targets[batch.index]).to(device),
-                additional_forward_args=(lengths,),
-            )  # (B, T, E)
-            _scatter(scores, products.sum(-1).detach().float().cpu().numpy(), lengths, batch.index)
-    return scores
-
-
-def integrated_gradients(
-    classifier: TextClassifier,
-    texts: Texts,
-    *,
-    targets: np.ndarray | None = None,
-    steps: int = DEFAULT_IG_STEPS,
-    batch_size: int = GRADIENT_ROWS,
-) -> Scores:
-    """Integrated gradients of log p(target) on the embedding output, from an all-padding
-    baseline (the zero vector for attnclf's models, whose padding row is zero), summed over the
-    embedding axis; `steps` Gauss-Legendre points. Each text's scores add up to
-    log p(target | text) - log p(target | baseline), up to the quadrature error."""
-    if steps < 1:
-        raise AttnclfError(f"integrated gradients needs at least 1 step, not {steps}")
-    data = encode_texts(classifier, texts)
-    targets = _targets(classifier, data, targets, batch_size)
-    model, device = classifier.model, classifier.device
-    pad_id = getattr(classifier.vocab, "pad_id", 0)
-    method = captum.attr.LayerIntegratedGradients(
-        _log_probabilities(model), input_embeddings(model)
-    )
-    scores: Scores = [np.zeros(0, np.float32)] * len(data)
-    texts_per_pass = max(1, batch_size // steps)  # each text is run once per step
-    with _eval_mode(model), _gradients_on(device):
-        for batch in iterate_batches(data, texts_per_pass):
-            ids, lengths = batch.ids.to(device), batch.lengths.to(device)
-            attributions = method.attribute(
-                ids,
-                baselines=torch.full_like(ids, pad_id),
-                target=torch.from_numpy(targets[batch.index]).to(device),
-                additional_forward_args=(lengths,),
-                n_steps=steps,
-            )  # (B, T, E)
-            summed = attributions.sum(-1).detach().float().cpu().numpy()  # (B, T)
-            _scatter(scores, summed, lengths, batch.index)
-    return scores
-
-
-def random(classifier: TextClassifier, texts: Texts, *, seed: int = 0) -> Scores:
-    """Uniform [0, 1) scores from one generator seeded with `seed`, drawn text after text."""
-    data = encode_texts(classifier, texts)
-    rng = np.random.default_rng(seed)
-    return [rng.random(int(n), dtype=np.float32) for n in data.lengths]
-
-
-def attribute(
-    method: str,
-    classifier: TextClassifier,
-    texts: Texts,
-    *,
-    targets: np.ndarray | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    ig_steps: int = DEFAULT_IG_STEPS,
-    seed: int = 0,
-) -> Scores:
-    """Scores of the method called `method` (one of METHODS), with the settings it uses."""
-    _check_methods([method])
-    if method == "attention":
-        return attention(classifier, texts, batch_size=batch_size)
-    rows = min(batch_size, GRADIENT_ROWS)
-    if method == "gradient_x_input":
-        return gradient_x_input(classifier, texts, targets=targets, batch_size=rows)
-    if method == "integrated_gradients":
-        return integrated_gradients(
-            classifier, texts, targets=targets, steps=ig_steps, batch_size=rows
-        )
-    return random(classifier, texts, seed=seed)
-
-
-def _targets(
-    classifier: TextClassifier, data: EncodedTexts, targets: np.ndarray | None, batch_size: int
-) -> np.ndarray:
-    if targets is None:
-        return class_probabilities(classifier, data, batch_size).argmax(axis=1)
-    targets = np.asarray(targets, dtype=np.int64)
-    if targets.shape != (len(data),):
-        raise AttnclfError(f"{len(targets)} targets given for {len(data)} texts; give one each")
-    return targets
-
-
-def _scatter(scores: Scores, rows: np.ndarray, lengths: torch.Tensor, index: np.ndarray) -> None:
-    """Row r of a (B, T) batch result becomes text index[r]'s scores, padding cut off."""
-    for row, (i, n) in enumerate(zip(index, lengths.tolist(), strict=True)):
-        scores[i] = rows[row, :n].astype(np.float32)
 
 
 # --- erasure: comprehensiveness and sufficiency --------------------------------------------
@@ -429,7 +209,7 @@ def faithfulness_report(
     attention is among `methods`), and seconds per method (its scores plus its erasure passes).
     JSON-ready: per-k keys are the fractions as strings ("0.01"); undefined values are None."""
     ks = _check_ks(ks)
-    methods = _check_methods(methods)
+    methods = check_methods(methods)
     skipped = {}
     if "attention" in methods and not classifier.has_attention:
         methods = [name for name in methods if name != "attention"]
@@ -499,7 +279,7 @@ def _completeness(
     pad_id = getattr(classifier.vocab, "pad_id", 0)
     baseline = EncodedTexts.from_sequences([np.full(n, pad_id, np.int32) for n in data.lengths])
     rows, model, device = np.arange(len(data)), classifier.model, classifier.device
-    with _eval_mode(model):
+    with eval_mode(model):
         text = log_probabilities(predict_logits(model, data, batch_size, device)).numpy()
         empty = log_probabilities(predict_logits(model, baseline, batch_size, device)).numpy()
     change = text[rows, predicted] - empty[rows, predicted]  # (N,)
@@ -592,16 +372,6 @@ def _check_ks(ks: Sequence[float]) -> list[float]:
     return sorted(set(ks))
 
 
-def _check_methods(methods: Sequence[str]) -> list[str]:
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise AttnclfError(
-            f"unknown explanation method(s) {unknown or '(none given)'}; "
-            f"choose from {', '.join(METHODS)}"
-        )
-    return list(dict.fromkeys(methods))
-
-
 def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
@@ -617,20 +387,12 @@ def _sem(values: np.ndarray) -> float | None:
 __all__ = [
     "DEFAULT_KS",
     "FAITHFULNESS_EXPLAINED",
-    "METHODS",
     "Erasure",
-    "attention",
-    "attribute",
-    "class_probabilities",
-    "encode_texts",
     "erase",
     "erasure",
     "faithfulness_report",
     "faithfulness_table",
-    "gradient_x_input",
-    "integrated_gradients",
     "kendall",
-    "random",
     "rank_correlation",
     "spearman",
     "tokens_for_fraction",

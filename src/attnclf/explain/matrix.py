@@ -1,20 +1,21 @@
 """The token-by-token attention matrix of an Explanation, as HTML (a section of its card on the
-explanation page) and as PNG heatmaps (axes below its words in explain.render_png).
+explanation page, html.py) and as PNG heatmaps (axes below its words, png.py).
 
 Layers where every token attends to every token (the tutorial families, the transformer) give
 one (T, T) map per head, per layer: row t holds token t's weights over the tokens, each row
-summing to 1. Each row is coloured like a row of words in explain.py: relative to its largest
-weight, or to EVEN_SHARES / T if that is larger, on the same ramp.
+summing to 1. Each row is coloured like a row of words: relative to its largest weight, or to
+EVEN_SHARES / T if that is larger, on the same ramp (colours.py).
 
 On the page each map is a T x T image (a PNG with one pixel per cell, inlined as a data: URI
 and scaled up with `image-rendering: pixelated`, so it stays sharp and light for a 200-token
 review), with a token label per row and column when they fit and position ticks when not; a
-radio button per map picks the one shown (CSS alone does that). The page's one inline script,
-allowed by its hash (page.script_policy), adds the row view: hovering a word, or a row of the
-map, recolours the card's first row of words by that token's row (whom it attends to), a click
-pins it, and a second click, Esc or "overall weights" brings back the per-token weights. The
-script writes tokens with `textContent` only; each map's rows travel as base64 bytes (the
-levels, 0..255 of the row's scale) beside the scale of each row.
+radio button per map picks the one shown (CSS alone does that; assets/matrix.css). The page's
+one inline script, allowed by its hash (shell.script_policy), adds the row view
+(assets/matrix.js): hovering a word, or a row of the map, recolours the card's first row of
+words by that token's row (whom it attends to), a click pins it, and a second click, Esc or
+"overall weights" brings back the per-token weights. The script writes tokens with
+`textContent` only; each map's rows travel as base64 bytes (the levels, 0..255 of the row's
+scale) beside the scale of each row, and the ramp as data (colours.ramp_data).
 """
 
 from __future__ import annotations
@@ -25,16 +26,17 @@ import json
 import struct
 import textwrap
 import zlib
+from functools import cache
+from importlib.resources import files
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .colours import EVEN_SHARES, RAMP, colour
+from .colours import EVEN_SHARES, RAMP, colour, colours_script, ramp_data
+from .explanation import Explanation
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from .explanation import Explanation
 
 MAX_SIDE = 640  # px: a map's side on the page, at most (a whole number of px per cell)
 LABEL_CELL = 10  # px: cells this large or larger get a token label per row and column
@@ -79,6 +81,11 @@ def row_levels(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     floor = min(1.0, EVEN_SHARES / values.shape[-1])
     scales = np.maximum(values.max(axis=-1), floor)  # (maps, T)
     return np.clip(values / scales[..., None], 0.0, 1.0), scales
+
+
+@cache
+def _asset(name: str) -> str:
+    return (files("attnclf.explain") / "assets" / name).read_text(encoding="utf-8")
 
 
 def _palette() -> bytes:
@@ -212,7 +219,8 @@ def matrix_html(explanation: Explanation, number: int) -> str:
     words = RECEIVED if weights_are_received(e) else POOLED if e.has_attention else ""
     maps = f"{len(names)} map{'s' if len(names) > 1 else ''}"
     return (
-        f'<div class="attnclf-matrix" data-cell="{cell:g}" data-tokens="{count}">'
+        f'<div class="attnclf-matrix" data-cell="{cell:g}" data-tokens="{count}"'
+        f' data-ramp="{html.escape(json.dumps(ramp_data(RAMP)))}">'
         f'<div class="attnclf-matrix-title"><strong>token-by-token attention</strong> '
         f"&middot; {maps} &middot; {count} tokens</div>"
         f"{picker}"
@@ -238,193 +246,14 @@ def page_css(most_maps: int) -> str:
         f".attnclf-map:nth-of-type({m}) {{ display: block; }}"
         for m in range(1, most_maps + 1)
     )
-    return MATRIX_CSS + switches + "\n"
+    return _asset("matrix.css") + switches + "\n"
 
 
-MATRIX_CSS = """\
-.attnclf-matrix { margin-top: 10px; border-top: 1px solid #eaeef2; padding-top: 8px;
-  font-size: 12px; color: #57606a; }
-.attnclf-matrix-title { font-size: 13px; color: #1f2328; margin-bottom: 4px; }
-.attnclf-matrix > input { margin: 0 3px 0 10px; vertical-align: -2px; }
-.attnclf-matrix > label { color: #1f2328; cursor: pointer; }
-.attnclf-picker-name { color: #57606a; }
-.attnclf-rowview { margin: 6px 0 2px 0; min-height: 1.6em; }
-.attnclf-rowview-text { color: #1f2328; }
-.attnclf-rowview button { font-size: 12px; padding: 1px 8px; margin-left: 6px; }
-.attnclf-readout { margin-left: 10px; font-variant-numeric: tabular-nums; }
-.attnclf-frame { display: grid; grid-template-columns: auto auto; justify-content: start;
-  gap: 0 4px; margin: 6px 0 8px 0; }
-.attnclf-corner { align-self: end; font-size: 11px; white-space: nowrap; padding: 0 2px 2px 0; }
-.attnclf-cols, .attnclf-rows { position: relative; color: #57606a; }
-.attnclf-cols span { position: absolute; bottom: 3px; writing-mode: vertical-rl;
-  transform: rotate(180deg); white-space: nowrap; text-align: left; }
-.attnclf-rows span { position: absolute; right: 3px; white-space: nowrap; }
-.attnclf-cols .attnclf-tick { writing-mode: horizontal-tb; transform: translateX(-50%);
-  bottom: 2px; font-size: 11px; }
-.attnclf-rows .attnclf-tick { transform: translateY(-50%); font-size: 11px; }
-.attnclf-maps { position: relative; cursor: crosshair; outline: 1px solid #d0d7de; }
-.attnclf-map { display: none; max-width: none; image-rendering: pixelated;
-  image-rendering: crisp-edges; image-rendering: pixelated; }
-.attnclf-maps > .attnclf-map:only-of-type { display: block; }
-.attnclf-rowmark { position: absolute; left: -3px; right: -3px; min-height: 2px;
-  outline: 2px solid #1f2328; pointer-events: none; }
-.attnclf-main > span:not(.attnclf-cut) { cursor: pointer; }
-.attnclf-matrix-note { margin-top: 6px; max-width: 75em; }
-"""
-
-# The row view. Static text: its hash is the page's script-src (page.script_policy).
-SCRIPT = """
-(() => {
-  "use strict";
-  const RAMP = __RAMP__;
-  function colour(t) {
-    t = Math.min(Math.max(t, 0), 1);
-    for (let i = 1; i < RAMP.length; i++) {
-      const [t0, c0] = RAMP[i - 1];
-      const [t1, c1] = RAMP[i];
-      if (t <= t1) {
-        const f = (t - t0) / (t1 - t0);
-        return c0.map((a, k) => Math.round(a + (c1[k] - a) * f));
-      }
-    }
-    return RAMP[RAMP.length - 1][1];
-  }
-  function dark(rgb) {
-    const [r, g, b] = rgb.map((c) => {
-      const s = c / 255;
-      return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-    });
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.2;
-  }
-  const hex = (rgb) => "#" + rgb.map((c) => c.toString(16).padStart(2, "0")).join("");
-  const bytes = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-  // the levels keep 8 bits of the row's scale: two significant digits are what they hold
-  const weight = (w) => "\\u2248" + Number(w.toPrecision(2));
-  const quote = (token) => "\\u201c" + token + "\\u201d";
-  const views = [];
-
-  function setUp(box) {
-    const card = box.closest(".attnclf-explanation");
-    const main = card && card.querySelector(".attnclf-main");
-    if (!main) return;
-    const words = Array.from(main.children).filter(
-      (s) => s.tagName === "SPAN" && !s.classList.contains("attnclf-cut"));
-    const count = Number(box.dataset.tokens);
-    if (words.length !== count) return;
-    const cell = Number(box.dataset.cell);
-    const saved = words.map((s) => [s.getAttribute("style"), s.getAttribute("title")]);
-    const name = main.previousElementSibling;  // the row's name where a card has several rows
-    const label = name && name.classList.contains("attnclf-row-name") ? name : null;
-    const labelText = label ? label.textContent : null;
-    const radios = Array.from(box.querySelectorAll(":scope > input[type=radio]"));
-    const images = Array.from(box.querySelectorAll(".attnclf-map"));
-    const frame = box.querySelector(".attnclf-maps");
-    const mark = box.querySelector(".attnclf-rowmark");
-    const line = box.querySelector(".attnclf-rowview");
-    const text = line.querySelector(".attnclf-rowview-text");
-    const back = line.querySelector("button");
-    const readout = line.querySelector(".attnclf-readout");
-    const decoded = new Map();
-    let pinned = null;  // a row shown until clicked again, Esc or "overall weights"
-    let shown = null;
-
-    function map(m) {
-      if (!decoded.has(m)) {
-        const scales = new DataView(bytes(images[m].dataset.scales).buffer);
-        decoded.set(m, {
-          levels: bytes(images[m].dataset.levels),
-          scale: (t) => scales.getFloat32(4 * t, true),
-          name: images[m].dataset.name,
-        });
-      }
-      return decoded.get(m);
-    }
-    const selected = () => Math.max(0, radios.findIndex((r) => r.checked));
-
-    function overall() {
-      words.forEach((s, i) => {
-        if (saved[i][0] === null) s.removeAttribute("style");
-        else s.setAttribute("style", saved[i][0]);
-        if (saved[i][1] === null) s.removeAttribute("title");
-        else s.setAttribute("title", saved[i][1]);
-      });
-      if (label) label.textContent = labelText;
-      text.textContent = "words: the overall per-token weights";
-      back.disabled = true;
-      mark.hidden = true;
-      shown = null;
-    }
-
-    function row(t) {
-      const { levels, scale, name } = map(selected());
-      words.forEach((s, i) => {
-        const level = levels[t * count + i] / 255;
-        const rgb = colour(level);
-        s.style.background = hex(rgb);
-        s.style.color = dark(rgb) ? "#fff" : "";
-        s.style.outline = i === t ? "2px solid #1f2328" : "";
-        s.title = weight(level * scale(t));
-      });
-      if (label) label.textContent = "row " + (t + 1);
-      text.textContent = "words: whom token " + (t + 1) + " " + quote(words[t].textContent) +
-        " attends to (" + name + ")" + (pinned === null ? "; click to pin" : "; pinned");
-      back.disabled = false;
-      mark.hidden = false;
-      mark.style.top = t * cell + "px";
-      mark.style.height = cell + "px";
-      shown = t;
-    }
-
-    function hover(t) { if (pinned === null) row(t); }
-    function leave() { if (pinned === null) overall(); else row(pinned); }
-    function pin(t) {
-      pinned = pinned === t ? null : t;
-      row(t);
-    }
-    function release() { pinned = null; overall(); readout.textContent = ""; }
-
-    const wordAt = (event) => words.indexOf(event.target.closest("span"));
-    main.addEventListener("mouseover", (event) => {
-      const i = wordAt(event);
-      if (i >= 0) hover(i);
-    });
-    main.addEventListener("mouseleave", leave);
-    main.addEventListener("click", (event) => {
-      const i = wordAt(event);
-      if (i >= 0) pin(i);
-    });
-
-    function cellAt(event) {
-      const box = frame.getBoundingClientRect();
-      const at = (offset, size) =>
-        Math.min(count - 1, Math.max(0, Math.floor((offset / size) * count)));
-      return [at(event.clientY - box.top, box.height), at(event.clientX - box.left, box.width)];
-    }
-    frame.addEventListener("mousemove", (event) => {
-      const [t, s] = cellAt(event);
-      hover(t);
-      const { levels, scale } = map(selected());
-      readout.textContent = "row " + (t + 1) + " " + quote(words[t].textContent) + " \\u2192 " +
-        (s + 1) + " " + quote(words[s].textContent) + ": " +
-        weight((levels[t * count + s] / 255) * scale(t));
-    });
-    frame.addEventListener("mouseleave", () => { readout.textContent = ""; leave(); });
-    frame.addEventListener("click", (event) => pin(cellAt(event)[0]));
-    back.addEventListener("click", release);
-    radios.forEach((r) => r.addEventListener("change", () => {
-      if (shown !== null) row(shown);
-    }));
-    line.hidden = false;
-    overall();
-    views.push(release);
-  }
-
-  document.querySelectorAll(".attnclf-matrix").forEach(setUp);
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") views.forEach((release) => release());
-  });
-})();
-""".replace("__RAMP__", json.dumps([[t, list(rgb)] for t, rgb in RAMP]))
+def row_view_script() -> str:
+    """The page's one inline script: the ramp's evaluation (colours.js), then the row view
+    (assets/matrix.js), which reads the ramp from each matrix section's data-ramp. Static text:
+    its hash is the page's script-src (shell.script_policy)."""
+    return colours_script() + _asset("matrix.js")
 
 
 # --- PNG ------------------------------------------------------------------------------------
@@ -473,7 +302,7 @@ def draw_heatmaps(
     fig: Figure, explanation: Explanation, left: float, top: float, width: float, height: float
 ) -> None:
     """The explanation's maps as heatmaps from `top` (points from the figure's top) and `left`,
-    `width` points wide, on a figure `height` points tall and explain's width: a caption, then
+    `width` points wide, on a figure `height` points tall and png.py's width: a caption, then
     one axes per map (a row per token, labelled when they fit, else ticked), with a colour bar
     right of the first row of maps."""
     from matplotlib.cm import ScalarMappable
@@ -540,5 +369,6 @@ __all__ = [
     "png_bytes",
     "received",
     "row_levels",
+    "row_view_script",
     "weights_are_received",
 ]

@@ -1,6 +1,6 @@
-"""The one HTML page shell every attnclf page is built in: the explanation gallery and the
-model comparison (explain.py), the seq2seq alignment heatmaps (seq2seq/alignment.py), and
-whatever later serves or exports pages (an HTTP server, an exporter).
+"""The one HTML page shell every attnclf page is built in (`page_shell`): the explanation
+gallery and the model comparison (html.py), the seq2seq alignment heatmaps
+(seq2seq/alignment.py) and the live page of `attnclf serve` (serve/page.py).
 
 A page is one self-contained file: UTF-8, inline CSS only, nothing fetched, no scripts. The
 Content-Security-Policy meta tag makes the browser enforce that, so a token from an untrusted
@@ -9,14 +9,13 @@ disk, mailed, or served over HTTP therefore looks and behaves the same. A page t
 asks for exactly that: `script=` puts one inline script on it and allows that script alone, by
 its SHA-256 hash (an injected script has another hash and does not run; nothing may be
 fetched still), and `data_images=True` allows images inlined as data: URIs, which fetch
-nothing. A server should also
-send CONTENT_SECURITY_POLICY as a header (and CONTENT_TYPE), which also covers responses that
-are not these pages.
+nothing. A server should also send CONTENT_SECURITY_POLICY as a header (and CONTENT_TYPE),
+which also covers responses that are not these pages.
 
 The shell escapes the title; the body is HTML that the caller has already escaped. Callers
 add their own rules with `extra_css`; the shell's rules are the ones every page shares.
 
-No torch and no numpy: a server that only renders saved pages need not import a model stack.
+No torch: a server that only renders saved pages need not import a model stack.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ h2 { font-size: 16px; margin: 22px 0 8px 0; }
 """
 
 
-def render_page(
+def page_shell(
     title: str,
     body_html: str,
     *,
@@ -116,7 +115,7 @@ def write_html(path: str | Path, page: str) -> None:
 __all__ = [
     "CONTENT_SECURITY_POLICY",
     "CONTENT_TYPE",
-    "render_page",
+    "page_shell",
     "script_policy",
     "write_html",
 ]

@@ -87,11 +87,13 @@ class TextScorer(Protocol):
     @property
     def has_attention(self) -> bool: ...
 
-    def score(
+    def infer(
         self, texts: Sequence[str], batch_size: int = 256, attention: bool = True
     ) -> list[Scored | None]: ...
 
     def predict(self, texts: str | list[str], batch_size: int = 256) -> list[Prediction]: ...
+
+    def predict_proba(self, texts: str | list[str], batch_size: int = 256) -> np.ndarray: ...
 
 
 class TextClassifier:
@@ -130,7 +132,7 @@ class TextClassifier:
         return EncodedTexts.from_sequences(self.encoder.encode_many(texts))
 
     @torch.inference_mode()
-    def score(
+    def infer(
         self, texts: Sequence[str], batch_size: int = 256, attention: bool = True
     ) -> list[Scored | None]:
         """The one forward pass behind every prediction: per text its tokens, probabilities
@@ -171,7 +173,13 @@ class TextClassifier:
     def predict(self, texts: str | list[str], batch_size: int = 256) -> list[Prediction]:
         """One Prediction per text, in order. A text with no words is an error."""
         texts = [texts] if isinstance(texts, str) else list(texts)
-        return predictions_of(texts, self.score(texts, batch_size), self.label_names)
+        return predictions_of(texts, self.infer(texts, batch_size), self.label_names)
+
+    def predict_proba(self, texts: str | list[str], batch_size: int = 256) -> np.ndarray:
+        """(N, K) the probability of each label (columns in `label_names` order) for each text,
+        in order, as scikit-learn's `predict_proba`. A text with no words is an error."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        return probabilities_of(texts, self.infer(texts, batch_size, attention=False))
 
     # --- the model folder ---------------------------------------------------------------------
 
@@ -231,13 +239,23 @@ class TextClassifier:
         return cls(architecture, model, vocab, text_config, labels, metadata, device)
 
 
+def probabilities_of(texts: list[str], scored: Sequence[Scored | None]) -> np.ndarray:
+    """(N, K) the scored texts' probabilities; a text with no words (None) is an error."""
+    _check_words(texts, scored)
+    return np.stack([found.probabilities for found in scored if found is not None])
+
+
+def _check_words(texts: list[str], scored: Sequence[Scored | None]) -> None:
+    for number, found in enumerate(scored, start=1):
+        if found is None:
+            raise AttnclfError(f"text {number} has no words to classify: {texts[number - 1]!r}")
+
+
 def predictions_of(
     texts: list[str], scored: Sequence[Scored | None], label_names: list[str]
 ) -> list[Prediction]:
     """One Prediction per scored text; a text with no words (None) is an error."""
-    for number, found in enumerate(scored, start=1):
-        if found is None:
-            raise AttnclfError(f"text {number} has no words to classify: {texts[number - 1]!r}")
+    _check_words(texts, scored)
     return [
         prediction_of(text, found, label_names)
         for text, found in zip(texts, scored, strict=True)
@@ -283,12 +301,4 @@ def _numpy(values: torch.Tensor | None) -> Any:
     return values.float().cpu().numpy() if values is not None else None
 
 
-def load(
-    path: str | Path, device: str | torch.device = "auto", runtime: str = "torch"
-) -> TextClassifier:
-    """Load a saved model folder: `attnclf.load("models/sa").predict(["Great film!"])`;
-    `runtime="onnx"` runs its exported model.onnx in ONNX Runtime instead of PyTorch."""
-    return TextClassifier.load(path, device, runtime)
-
-
-__all__ = ["Prediction", "Scored", "TextClassifier", "TextScorer", "load"]
+__all__ = ["Prediction", "Scored", "TextClassifier", "TextScorer"]

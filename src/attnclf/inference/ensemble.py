@@ -20,30 +20,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..config import DataConfig
-from ..data.readers import Dataset, load_dataset
+from ..data.examples import Dataset
+from ..data.splits import load_dataset
 from ..errors import AttnclfError
 from ..evaluation.metrics import classification_metrics
 from ..models.objective import logits_of_probabilities
 from ..runtime.files import write_json
 from ..version import __version__
-from .classifier import Prediction, Scored, TextClassifier, predictions_of
-from .classifier import load as load_classifier
+from .classifier import Prediction, Scored, TextClassifier, predictions_of, probabilities_of
 from .folder import CONFIG_FILE, ENSEMBLE, MODEL_NAME, folder_kind, named_path, read_config
 
-if TYPE_CHECKING:
-    from ..explain.explanation import Explanation
-
 MEMBERS_DIR = "members"
-ENSEMBLE_NOTE = (
-    "an ensemble has no attention of its own: its probabilities are its members' averaged, "
-    "and each member's explanation stands beside it"
-)
 ARCHITECTURE = "ensemble"
 Log = Callable[[str], None]
 
@@ -92,20 +85,20 @@ class Ensemble:
         return np.stack(
             [
                 _probabilities(
-                    m.classifier.score(texts, batch_size, attention=False), len(self.label_names)
+                    m.classifier.infer(texts, batch_size, attention=False), len(self.label_names)
                 )
                 for m in self.members
             ]
         )
 
     @torch.inference_mode()
-    def score(
+    def infer(
         self, texts: Sequence[str], batch_size: int = 256, attention: bool = True
     ) -> list[Scored | None]:
         """Per text the ensemble's probabilities, with the tokens its first member read (no
         attention, whatever `attention` asks: that is the members'); None for a text no member
         finds a word in."""
-        per_member = [m.classifier.score(texts, batch_size, attention=False) for m in self.members]
+        per_member = [m.classifier.infer(texts, batch_size, attention=False) for m in self.members]
         probs = combine(
             np.stack([_probabilities(s, len(self.label_names)) for s in per_member]),
             self.weights,
@@ -122,7 +115,14 @@ class Ensemble:
     def predict(self, texts: str | list[str], batch_size: int = 256) -> list[Prediction]:
         """One Prediction per text, in order. A text with no words is an error."""
         texts = [texts] if isinstance(texts, str) else list(texts)
-        return predictions_of(texts, self.score(texts, batch_size), self.label_names)
+        return predictions_of(texts, self.infer(texts, batch_size), self.label_names)
+
+    def predict_proba(self, texts: str | list[str], batch_size: int = 256) -> np.ndarray:
+        """(N, K) the ensemble's probability of each label (columns in `label_names` order) for
+        each text, in order, as scikit-learn's `predict_proba`. A text with no words is an
+        error."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        return probabilities_of(texts, self.infer(texts, batch_size))
 
     def describe(self) -> str:
         return ", ".join(
@@ -175,40 +175,9 @@ class Ensemble:
                 raise AttnclfError(
                     f"{path / CONFIG_FILE} names member folder {folder!r} outside the ensemble"
                 )
-            members.append(Member(name, weight, load_classifier(member_path, device)))
+            members.append(Member(name, weight, TextClassifier.load(member_path, device)))
         metadata = {k: v for k, v in config.items() if k in ("data", "metrics", "validation")}
         return cls(members, metadata)
-
-
-def explain_ensemble(
-    ensemble: Ensemble, texts: Sequence[str], true_labels: Sequence[str | None] | None = None
-) -> tuple[list[str], list[list[Explanation]]]:
-    """Per text, the ensemble's answer (no attention of its own) and each member's explanation
-    of it, as the columns of a side-by-side view; with the columns' names."""
-    from ..explain.explanation import Explanation, explain
-
-    texts = list(texts)
-    labels = [None] * len(texts) if true_labels is None else list(true_labels)
-    names = [f"ensemble ({ensemble.describe()})"] + [
-        f"{m.name} (weight {w:.3f})"
-        for m, w in zip(ensemble.members, ensemble.weights, strict=True)
-    ]
-    own = []
-    for number, (text, found, truth) in enumerate(
-        zip(texts, ensemble.score(texts), labels, strict=True), start=1
-    ):
-        if found is None:
-            raise AttnclfError(f"text {number} has no words to explain: {text!r}")
-        answer = Explanation.from_scored(text, found, ensemble.label_names, names[0], truth)
-        answer.note = ENSEMBLE_NOTE
-        own.append(answer)
-    columns = [own]
-    for member, name in zip(ensemble.members, names[1:], strict=True):
-        explained = explain(member.classifier, texts, labels)
-        for explanation in explained:
-            explanation.model_name = name
-        columns.append(explained)
-    return names, [list(row) for row in zip(*columns, strict=True)]
 
 
 def combine(member_probs: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -312,9 +281,9 @@ def weigh(
         if log is not None:
             log(f"scoring {name} on {len(validation)} validation and {len(test)} test texts")
         k = len(classifier.label_names)
-        val_probs.append(_probabilities(classifier.score(validation.texts, attention=False), k))
+        val_probs.append(_probabilities(classifier.infer(validation.texts, attention=False), k))
         started = time.perf_counter()
-        test_probs.append(_probabilities(classifier.score(test.texts, attention=False), k))
+        test_probs.append(_probabilities(classifier.infer(test.texts, attention=False), k))
         test_seconds += time.perf_counter() - started
     val, tst = np.stack(val_probs), np.stack(test_probs)  # (M, N, K)
     chosen = (
@@ -400,7 +369,7 @@ def load_member(path: Path, device: str) -> TextClassifier:
         raise AttnclfError(
             f"{path} is an ensemble; give its members' folders ({path}/{MEMBERS_DIR}/...) instead"
         )
-    return load_classifier(path, device)
+    return TextClassifier.load(path, device)
 
 
 def shared_split(members: Sequence[tuple[str, TextClassifier]], data: str | None) -> DataConfig:
@@ -457,19 +426,6 @@ def check_split(name: str, classifier: TextClassifier, dataset: Dataset) -> None
             )
 
 
-def load_any(
-    path: str | Path, device: str | torch.device = "auto", runtime: str = "torch"
-) -> TextClassifier | Ensemble:
-    """A classifier folder, or an ensemble folder (its members in PyTorch)."""
-    if folder_kind(path) is ENSEMBLE:
-        if runtime != "torch":
-            raise AttnclfError(
-                f"{path} is an ensemble; its members run in PyTorch, leave out --runtime"
-            )
-        return Ensemble.load(path, device)
-    return load_classifier(path, device, runtime)
-
-
 def _probabilities(scored: Sequence[Scored | None], labels: int) -> np.ndarray:
     """(N, K) probabilities of scored texts; NaN rows for texts without words."""
     out = np.full((len(scored), labels), np.nan)
@@ -479,4 +435,4 @@ def _probabilities(scored: Sequence[Scored | None], labels: int) -> np.ndarray:
     return out
 
 
-__all__ = ["Ensemble", "Member", "build_ensemble", "load_any", "mixture_weights", "weigh"]
+__all__ = ["Ensemble", "Member", "build_ensemble", "mixture_weights", "weigh"]

@@ -1,5 +1,5 @@
-"""Saved models put to work on data: scoring a model folder on a data source, and choosing the
-test examples a gallery of explanations shows. Inference only: no training code is imported."""
+"""Saved models put to work on data: scoring a model folder (a classifier or an ensemble) on a
+data source. Inference only: no training code is imported."""
 
 from __future__ import annotations
 
@@ -12,17 +12,8 @@ import numpy as np
 import torch
 
 from ..config import DataConfig
-from ..data.readers import Examples, load_evaluation_examples
-from ..evaluation.metrics import (
-    EVAL_BATCH_SIZE,
-    classification_metrics,
-    predict_logits,
-    timed_predict,
-)
-from ..explain.explanation import Explanation, explain, sample_for_gallery
-from ..models.objective import probabilities
-from ..text.batches import EncodedTexts
-from .classifier import TextClassifier
+from ..data.splits import load_evaluation_examples
+from ..evaluation.metrics import EVAL_BATCH_SIZE, classification_metrics, timed_predict
 
 
 @dataclass
@@ -43,7 +34,8 @@ def evaluate_folder(
 ) -> Evaluation:
     """Score the model folder `path` on the test split of `data_config`'s source (every row of a
     single file without a test split)."""
-    from .ensemble import Ensemble, load_any
+    from .ensemble import Ensemble
+    from .loading import load_any
 
     loaded = load_any(path, device)
     if isinstance(loaded, Ensemble):
@@ -75,68 +67,3 @@ def ensemble_probabilities(ensemble: Any, texts: list[str]) -> np.ndarray:
 
     probs = combine(ensemble.member_probabilities(texts), ensemble.weights)  # (N, K)
     return np.nan_to_num(probs, nan=1.0 / len(ensemble.label_names))
-
-
-def gallery_indices(
-    classifier: TextClassifier, data: EncodedTexts, sample: int, seed: int
-) -> list[int]:
-    """`sample` positions in `data` (labelled) spread over right and wrong, confident and
-    unsure answers of `classifier` (see explain.sample_for_gallery)."""
-    probs = probabilities(
-        predict_logits(classifier.model, data, EVAL_BATCH_SIZE, classifier.device)
-    )  # (N, K)
-    p_true = probs[np.arange(len(data)), data.labels]
-    return [
-        int(i) for i in sample_for_gallery(p_true, probs.argmax(1) == data.labels, sample, seed)
-    ]
-
-
-def explain_test_examples(
-    classifier: TextClassifier, data_config: DataConfig, sample: int, seed: int
-) -> list[Explanation]:
-    """Explanations of `sample` test examples of a source, right and wrong, confident and
-    unsure, chosen from a seeded, stratified pool of max(50 x sample, 2,000)."""
-    examples = _gallery_pool(classifier.label_names, data_config, sample, seed)
-    encoded = EncodedTexts.from_sequences(
-        classifier.encoder.encode_many(examples.texts), examples.labels
-    )
-    chosen = gallery_indices(classifier, encoded, sample, seed)
-    return explain(
-        classifier,
-        [examples.texts[i] for i in chosen],
-        [classifier.label_names[examples.labels[i]] for i in chosen],
-    )
-
-
-def explain_ensemble_test_examples(
-    ensemble: Any, data_config: DataConfig, sample: int, seed: int
-) -> tuple[list[str], list[list[Explanation]]]:
-    """explain_test_examples for an ensemble: chosen by the ensemble's answers, each text under
-    the ensemble and every member (ensemble.explain_ensemble)."""
-    from .ensemble import explain_ensemble
-
-    examples = _gallery_pool(ensemble.label_names, data_config, sample, seed)
-    probs = ensemble_probabilities(ensemble, examples.texts)  # (N, K)
-    p_true = probs[np.arange(len(examples)), examples.labels]
-    correct = probs.argmax(1) == examples.labels
-    chosen = [int(i) for i in sample_for_gallery(p_true, correct, sample, seed)]
-    return explain_ensemble(
-        ensemble,
-        [examples.texts[i] for i in chosen],
-        [ensemble.label_names[examples.labels[i]] for i in chosen],
-    )
-
-
-def _gallery_pool(
-    label_names: list[str], data_config: DataConfig, sample: int, seed: int
-) -> Examples:
-    """The seeded, stratified pool of test examples a gallery is chosen from."""
-    pool = DataConfig(
-        data_config.source,
-        data_config.text_column,
-        data_config.label_column,
-        limit=max(sample * 50, 2000),
-        seed=seed,
-    )
-    examples, _ = load_evaluation_examples(pool, label_names)
-    return examples

@@ -9,7 +9,7 @@ Keras -> PyTorch, per layer:
   Keras' one `bias` goes to bias_ih and bias_hh is 0. Bidirectional(merge_mode="concat"):
   forward then backward weights (to forward_rnn and backward_rnn), outputs concatenated in
   that order.
-- SeqSelfAttention / MultiHeadAttention: see keras_attention's weight mapping.
+- SeqSelfAttention / MultiHeadAttention: see models/layers/keras_common's weight mapping.
 - Flatten -> Dense: the (L * F, C) kernel transposed; Flatten's row-major order is torch's.
 """
 
@@ -89,9 +89,9 @@ def _width(layers: list[KerasLayer]) -> int | None:
 
 
 def _activation(value: Any) -> str | None:
-    """A Keras activation setting by name (keras_attention.activation_name reads it), None for
+    """A Keras activation setting by name (keras_common.activation_name reads it), None for
     linear; an unknown one keeps its name, for its layer's check to reject."""
-    from ..models.layers.keras import activation_name
+    from ..models.layers.keras_common import activation_name
 
     try:
         name = activation_name(value)
@@ -133,7 +133,7 @@ def convert(
     layers: list[KerasLayer], max_len: int | None = None, padding: str = "pre"
 ) -> tuple[str, TutorialClassifier]:
     """The attnclf family and model that compute what the Keras layers compute."""
-    from ..models.layers.keras import load_keras_weights
+    from ..models.layers.keras_common import load_keras_weights
 
     width = max_len or _width(layers)
     if width is None:

@@ -128,10 +128,8 @@ def export_onnx(classifier: TextClassifier, path: str | Path) -> Exported:
 def export_folder(folder: str | Path, onnx_path: str | Path | None = None) -> Exported:
     """Export the model folder `folder` to `onnx_path` (default: folder/model.onnx); a graph
     written elsewhere gets the folder's config.json and vocab.json beside it."""
-    from ..inference.classifier import load
-
     folder = Path(folder)
-    classifier = load(folder, "cpu")
+    classifier = TextClassifier.load(folder, "cpu")
     target = Path(onnx_path) if onnx_path is not None else folder / ONNX_FILE
     if target.suffix != ".onnx":
         raise AttnclfError(f"--onnx {target} should end in .onnx")

@@ -107,6 +107,16 @@ def get_family(name: str) -> Family:
     return known[name]
 
 
+def check_model_names(names: list[str]) -> None:
+    """At least one name, each a registered family's; else an error naming the known ones."""
+    known = all_families()
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise AttnclfError(
+            f"unknown model {', '.join(unknown) or '(none)'}; choose from {', '.join(known)}"
+        )
+
+
 def model_config(name: str, **values: Any) -> Any:
     """The Config of family `name`, from keyword values (unknown keys are an error)."""
     return get_family(name).make_config(**values)

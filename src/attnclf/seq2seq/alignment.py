@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import AttnclfError
 from ..explain import shell
-from ..explain.explanation import RAMP, colour
+from ..explain.colours import RAMP, colour
 from ..runtime.files import atomic_write
 from .translator import Translation
 
@@ -157,7 +157,7 @@ def render_html(translations: Sequence[Translation], title: str) -> str:
         )
     stops = ", ".join(f"#{r:02x}{g:02x}{b:02x} {t * 100:.0f}%" for t, (r, g, b) in RAMP)
     body = _LEGEND + "\n" + "\n".join(sections)
-    return shell.render_page(title, body, max_width="1200px", extra_css=_CSS % {"stops": stops})
+    return shell.page_shell(title, body, max_width="1200px", extra_css=_CSS % {"stops": stops})
 
 
 def write_html(path: str | Path, page: str) -> None:

@@ -1,5 +1,6 @@
-"""Serving: an HTTP API over saved model folders (app.py), the adaptive batcher behind it
-(batching.py), the live page at `/` (page.py), and batch predictions for a file (table.py).
+"""Serving: an HTTP API over saved model folders (`create_app` in app.py, its routes in
+routes/, the models it holds in server.py), the adaptive batcher behind it (batching.py) and the
+live page at `/` (page.py).
 
     from attnclf.serve import create_app
     app = create_app(["runs/compare/self-attention", "runs/compare/multihead"])
@@ -11,15 +12,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .settings import ServeSettings
+
 if TYPE_CHECKING:
-    from .app import ServeSettings, create_app
+    from .app import create_app
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: FastAPI on first use
-    if name in ("ServeSettings", "create_app"):
-        from . import app
+    if name == "create_app":
+        from .app import create_app
 
-        return getattr(app, name)
+        return create_app
     raise AttributeError(f"module 'attnclf.serve' has no attribute {name!r}")
 
 

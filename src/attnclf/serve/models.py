@@ -1,5 +1,5 @@
 """The models a server holds: each model folder loaded once, under a name, with what `/models`
-says about it. Every prediction route runs `TextClassifier.score`, which keeps the token-by-token
+says about it. Every prediction route runs `TextClassifier.infer`, which keeps the token-by-token
 attention too and marks a text with no words instead of failing the whole batch (a batch
 gathers the texts of many requests)."""
 
@@ -26,7 +26,6 @@ from ..inference.folder import (
 if TYPE_CHECKING:
     from ..inference.classifier import TextScorer
     from ..seq2seq.translator import Translator
-
 
 
 @dataclass
@@ -95,7 +94,7 @@ def load_model(name: str, path: Path, device: str = "auto", runtime: str = "torc
     """Load one model folder of any kind attnclf writes (a classifier in `runtime`: torch, or
     onnx for its exported model.onnx); a one-line AttnclfError naming the folder when it cannot
     be served."""
-    from ..inference.classifier import load as load_classifier
+    from ..inference.classifier import TextClassifier
     from ..inference.folder import read_json
     from ..seq2seq.translator import load as load_translator
 
@@ -122,7 +121,7 @@ def load_model(name: str, path: Path, device: str = "auto", runtime: str = "torc
             served = ServedModel.of_translator(name, translator)
         else:
             version = _weights_version(path / WEIGHTS_FILE)
-            served = ServedModel.of_classifier(name, load_classifier(path, device, runtime))
+            served = ServedModel.of_classifier(name, TextClassifier.load(path, device, runtime))
     except AttnclfError as error:
         raise AttnclfError(f"cannot serve {path}: {error}") from None
     served.path, served.version = path, version

@@ -1,25 +1,55 @@
 """The request and response bodies of the HTTP API, as pydantic models (they also make the
 OpenAPI document at /openapi.json and the pages at /docs).
 
-Requests are strict (`extra="forbid"`): a misspelt field is a 422 that names it, not a silently
-ignored option. Responses are built as plain JSON by the routes, for speed; the models below
-describe them for the docs.
+Requests are strict (`extra="forbid"`, and no "3" for 3): a misspelt field is a 422 that names
+it, not a silently ignored option. Responses are built as plain JSON by the routes, for speed;
+the models below describe them for the docs.
 
-The limits (texts per request, characters per text) are server settings, so they are checked by
-the routes, not declared here.
+The limits (texts per request, characters per text) and the model names are the server's, so
+the routes check them and openapi.py writes them into each app's document.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 Method = Literal["attention", "gradient_x_input", "integrated_gradients"]
 
 
+def _whole(value: object) -> object:
+    """JSON Schema counts 5.0 an integer: it is read as 5 ("5" and true stay refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    return value
+
+
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _not_null(value: object) -> object:
+    """Texts, or the field left out: an explicit null is neither."""
+    if value is None:
+        raise ValueError("send a list of texts, or leave the field out")
+    return value
+
+
+def _texts_or_left_out(schema: dict[str, Any]) -> None:
+    """The field's schema without its null (see _not_null), at least one text."""
+    options = [o for o in schema.pop("anyOf") if o.get("type") != "null"]
+    for option in options:
+        if option.get("type") == "array":
+            option.update(TEXTS)
+    schema.pop("default", None)
+    schema.update(options[0] if len(options) == 1 else {"anyOf": options})
+
+
+TEXTS = {"minItems": 1}  # at most --max-texts: openapi.py adds the server's limits
 
 
 class Parameters(_Request):
@@ -27,11 +57,21 @@ class Parameters(_Request):
 
     top_k: int | None = Field(1, ge=1, description="Labels per text; null: every label.")
 
+    _integers = field_validator("top_k", mode="before")(_whole)
+
 
 class PredictRequest(_Request):
-    texts: list[str] | None = Field(None, description="The texts to classify.")
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["texts"]}, {"required": ["inputs"]}]}
+    )
+
+    texts: list[str] | None = Field(
+        None, description="The texts to classify.", json_schema_extra=_texts_or_left_out
+    )
     inputs: str | list[str] | None = Field(
-        None, description="The Hugging Face Inference API's name for the texts (one or a list)."
+        None,
+        description="The Hugging Face Inference API's name for the texts (one or a list).",
+        json_schema_extra=_texts_or_left_out,
     )
     model: str | None = Field(None, description="A loaded model's name; default: the first.")
     top_k: int | None = Field(
@@ -43,6 +83,15 @@ class PredictRequest(_Request):
         description="Also return the tokens and the attention: per token, per head where the "
         "model has heads, token by token where it has that matrix.",
     )
+
+    _given = field_validator("texts", "inputs", mode="before")(_not_null)
+    _integers = field_validator("top_k", mode="before")(_whole)
+
+
+class PredictWithRequest(PredictRequest):
+    """/models/{name}/predict: the path names the model (a body's `model` may only repeat it)."""
+
+    model: SkipJsonSchema[str | None] = None
 
 
 class LabelScore(BaseModel):
@@ -67,14 +116,21 @@ class AttentionPrediction(BaseModel):
 
 
 class ExplainRequest(_Request):
-    texts: list[str] = Field(description="The texts to explain.")
-    models: list[str] | None = Field(None, description="Loaded classifiers; default: every one.")
+    texts: list[str] = Field(description="The texts to explain.", json_schema_extra=TEXTS)
+    models: list[str] | None = Field(
+        None,
+        description="Loaded classifiers, each named once; default: every one. A request costs "
+        "texts x models x steps (1 for the prediction, 1 for gradient_x_input, ig_steps for "
+        "integrated_gradients) and is refused (422) over the server's --max-explain-steps.",
+    )
     methods: list[Method] = Field(
         default_factory=lambda: ["attention"],  # type: ignore[arg-type]
         description="attention (free with the prediction), gradient_x_input, "
         "integrated_gradients (one forward and backward pass per step).",
     )
     ig_steps: int = Field(16, ge=2, le=128, description="Integrated-gradients steps.")
+
+    _integers = field_validator("ig_steps", mode="before")(_whole)
 
 
 class Explained(BaseModel):
@@ -106,10 +162,18 @@ class ExplainResponse(BaseModel):
 
 
 class TranslateRequest(_Request):
-    texts: list[str]
+    texts: list[str] = Field(json_schema_extra=TEXTS)
     model: str | None = Field(None, description="A loaded seq2seq model; default: the first.")
     beam: int = Field(1, ge=1, le=16, description="Beam width; 1 is greedy decoding.")
     alignment: bool = Field(True, description="Return the tokens and the attention alignment.")
+
+    _integers = field_validator("beam", mode="before")(_whole)
+
+
+class TranslateWithRequest(TranslateRequest):
+    """/models/{name}/translate: the path names the model (a body's `model` may only repeat it)."""
+
+    model: SkipJsonSchema[str | None] = None
 
 
 class Translated(BaseModel):
@@ -164,27 +228,49 @@ class ModelMetadata(BaseModel):
     outputs: list[TensorMetadata]
 
 
-class InferInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class InputParameters(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
 
+    binary_data_size: int | None = Field(
+        None, ge=0, description="The binary tensor extension: the tensor's bytes after the JSON."
+    )
+
+    _integers = field_validator("binary_data_size", mode="before")(_whole)
+
+
+class InferInput(_Request):
     name: str
-    shape: list[int]
-    datatype: str
-    parameters: dict[str, object] | None = None
-    data: list[object]
+    shape: list[int] = Field(json_schema_extra={"items": {"type": "integer", "minimum": 0}})
+    datatype: str = Field(json_schema_extra={"enum": ["BYTES"]})
+    parameters: InputParameters | None = None
+    data: SkipJsonSchema[None] | list[object] = Field(
+        None, description="The texts (row-major), unless sent as binary data."
+    )
+
+    _integers = field_validator("shape", mode="before")(_whole)
 
 
-class RequestedOutput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OutputParameters(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
 
+    binary_data: bool | None = Field(None, description="This output as binary data.")
+
+
+class RequestedOutput(_Request):
     name: str
-    parameters: dict[str, object] | None = None
+    parameters: OutputParameters | None = None
+
+
+class RequestParameters(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    binary_data_output: bool | None = Field(None, description="Every output as binary data.")
 
 
 class InferRequest(_Request):
     id: str | None = None
-    parameters: dict[str, object] | None = None
-    inputs: list[InferInput]
+    parameters: RequestParameters | None = None
+    inputs: list[InferInput] = Field(json_schema_extra={"minItems": 1, "maxItems": 1})
     outputs: list[RequestedOutput] | None = None
 
 
@@ -192,7 +278,10 @@ class InferOutput(BaseModel):
     name: str
     shape: list[int]
     datatype: str
-    data: list[object]
+    parameters: dict[str, object] | None = Field(
+        None, description="binary_data_size: the output's bytes after the JSON."
+    )
+    data: list[object] | None = Field(None, description="Absent when sent as binary data.")
 
 
 class InferResponse(BaseModel):

@@ -1,6 +1,7 @@
 """Pretrained word vectors: read GloVe and word2vec files (gensim's KeyedVectors), turn them into
-an embedding matrix for a vocabulary, and train word2vec on a dataset's training texts plus
-IMDB's unlabelled reviews (never its validation or test texts).
+an embedding matrix for a vocabulary, start a model's embedding layer from it (`Pretrained`), and
+train word2vec on a dataset's training texts plus IMDB's unlabelled reviews (never its validation
+or test texts).
 
 A word of the vocabulary found in the vectors (as is, lower-cased, capitalised or upper-cased:
 attnclf's words are lower-case, some vectors' are not) gets its vector; the
@@ -9,6 +10,7 @@ others get random vectors with the vectors' own spread (Kim 2014's choice), padd
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -18,13 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..config import DataConfig
+from ..config import DataConfig, TrainConfig
 from ..errors import AttnclfError
 from ..runtime.files import atomic_write
 from ..text.tokens import Vocab, tokenize
 
 if TYPE_CHECKING:
+    import torch
     from gensim.models import KeyedVectors
+
+    from ..text.batches import EncodedTexts
 
 
 @dataclass
@@ -118,6 +123,59 @@ def embedding_matrix(
         total = counts.sum()
         share = float(counts[found].sum() / total) if total else None
     return matrix, Coverage(int(found.sum()), words, share)
+
+
+# --- a model's embedding layer from the vectors ----------------------------------------------
+
+
+@dataclass
+class Pretrained:
+    """Word vectors as the vocabulary's embedding matrix."""
+
+    source: str
+    matrix: np.ndarray  # (V, D)
+    coverage: Coverage
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "dim": int(self.matrix.shape[1]),
+            "found": self.coverage.found,
+            "words": self.coverage.words,
+            "token_share": self.coverage.token_share,
+        }
+
+
+def load_pretrained(train_config: TrainConfig, vocab: Vocab, train: EncodedTexts) -> Pretrained:
+    """The vectors of `--embeddings` as `vocab`'s embedding matrix (its coverage of the training
+    split `train` said on stderr)."""
+    from .distributed import current
+
+    assert train_config.embeddings is not None
+    vectors = load_vectors(train_config.embeddings)
+    counts = np.bincount(train.ids, minlength=len(vocab))  # (V,)
+    matrix, coverage = embedding_matrix(vectors, vocab, train_config.seed, counts)
+    if current().is_main:
+        print(f"embeddings {train_config.embeddings}: {coverage.describe()}", file=sys.stderr)
+    return Pretrained(train_config.embeddings, matrix, coverage)
+
+
+def use_pretrained(model: torch.nn.Module, pretrained: Pretrained, freeze: bool) -> None:
+    """Copy the vectors into the model's input embedding layer; `freeze`: keep them fixed."""
+    import torch
+
+    from ..models.outputs import input_embeddings
+
+    layer = input_embeddings(model)
+    weight = getattr(layer, "weight", None)
+    if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != pretrained.matrix.shape:
+        raise AttnclfError(
+            f"the model's embedding layer does not take a {pretrained.matrix.shape} matrix, so "
+            "it cannot start from --embeddings"
+        )
+    with torch.no_grad():
+        weight.copy_(torch.from_numpy(pretrained.matrix))
+    weight.requires_grad_(not freeze)
 
 
 # --- training word2vec -------------------------------------------------------------------------
@@ -219,7 +277,9 @@ def dataset_vectors(
     """word2vec on what a model trained with `data_config` trains on: its training split, with
     the same validation texts carved off (same seed and fraction), plus, for IMDB, the 50,000
     unlabelled reviews. Validation and test texts never reach it."""
-    from ..data.readers import load_dataset, read_unlabelled, resolve_source
+    from ..data.imdb import read_unlabelled
+    from ..data.readers import resolve_source
+    from ..data.splits import load_dataset
 
     dataset = load_dataset(data_config)
     extra = read_unlabelled(resolve_source(data_config)) if unlabelled else []

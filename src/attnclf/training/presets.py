@@ -3,12 +3,16 @@ the training settings a family takes in that recipe (over the run's own)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AttnclfError
 from .embeddings import Word2VecSettings
+
+if TYPE_CHECKING:
+    from .compare import CompareSettings
 
 # How the tutorial's Keras code trained: Adam at Keras' default 1e-3, no gradient clipping, the
 # last weights (no moving average).
@@ -55,10 +59,26 @@ class Preset:
     ensemble: bool = False  # weigh every model into one on validation at the end
     # the family of each model whose name is not a family's own ("multihead-2")
     families: Mapping[str, str] = field(default_factory=dict)
-    # models that train after the others on the unlabelled texts those label (pseudo_labels.py)
+    # models that train after the others on the unlabelled texts those label (self_training.py)
     students: tuple[str, ...] = ()
     # with students: the teachers that join them in the ensemble (None: all)
     ensemble_teachers: tuple[str, ...] | None = None
+
+    def apply(self, settings: CompareSettings) -> CompareSettings:
+        """`settings` with this recipe's: its models' own settings and families, the word
+        vectors, the students and the ensemble."""
+        return dataclasses.replace(
+            settings,
+            model_training=self.training,
+            model_text=self.text,
+            model_settings=self.model,
+            model_families=self.families,
+            word2vec=self.word2vec,
+            vector_models=self.vector_models,
+            students=self.students,
+            ensemble=self.ensemble,
+            ensemble_teachers=self.ensemble_teachers,
+        )
 
 
 PRESETS: dict[str, Preset] = {

@@ -51,7 +51,7 @@ def _cell(value: object, fmt: str) -> str:
 
 
 def self_training_line(taught: dict) -> str:
-    """The report's line on a comparison's self-training (pseudo_labels.py)."""
+    """The report's line on a comparison's self-training (self_training.py)."""
     if "skipped" in taught:
         return f"- self-training: skipped ({taught['skipped']})"
     teachers = ", ".join(f"{n} {w:.3f}" for n, w in taught["teacher_weights"].items())
@@ -199,7 +199,8 @@ def write_comparison(
 ) -> list[str]:
     """metrics.json, report.md, curves.png and, with a gallery (one row of explanations per
     text, one per model), attention.html in `out`; the names written."""
-    from ..explain.explanation import render_comparison_page, write_html
+    from ..explain.html import comparison_page
+    from ..explain.shell import write_html
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", record.to_json())
@@ -207,7 +208,7 @@ def write_comparison(
     plot_curves(record.models, out / "curves.png")
     written = ["metrics.json", "report.md", "curves.png"]
     if gallery:
-        page = render_comparison_page(
+        page = comparison_page(
             [list(row) for row in gallery],
             list(record.settings.models),  # the trained models; an ensemble has no attention
             "attnclf compare: the same reviews, every model",

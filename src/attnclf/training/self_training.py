@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..config import DEFAULT_PSEUDO_THRESHOLD, DataConfig
-from ..data.readers import Dataset, Examples, read_unlabelled, resolve_source
+from ..data.examples import Dataset, Examples
+from ..data.imdb import read_unlabelled
+from ..data.readers import resolve_source
 from ..errors import AttnclfError
 from ..inference.classifier import TextClassifier
 from ..inference.ensemble import (
@@ -31,9 +33,9 @@ from ..inference.ensemble import (
     _probabilities,
     accuracy,
     combine,
-    load_any,
     mixture_weights,
 )
+from ..inference.loading import load_any
 
 # Texts scored at a time: an ensemble's members keep every scored text's tokens until the chunk
 # is combined (all 50,000 of IMDB's unlabelled reviews at once took the record run from 2.2 GB
@@ -102,7 +104,7 @@ def pseudo_label(
     for start_at in range(0, len(fresh), SCORE_CHUNK):  # each chunk's tokens freed before the next
         chunk = fresh[start_at : start_at + SCORE_CHUNK]
         probs[start_at : start_at + len(chunk)] = _probabilities(
-            teacher.score(chunk, batch_size, attention=False), k
+            teacher.infer(chunk, batch_size, attention=False), k
         )
     confidence = np.nan_to_num(probs, nan=0.0).max(axis=1)  # (N,)
     kept = np.flatnonzero(confidence >= threshold)

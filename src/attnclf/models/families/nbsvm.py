@@ -221,7 +221,7 @@ class NBSVMClassifier(Classifier):
 
 @dataclass
 class DirectFit:
-    """What `fit` reports, with the fields experiment.train_model reads of train.FitResult."""
+    """What `fit` reports, with the fields run.train_model reads of loop.FitResult."""
 
     history: list[dict]
     best_epoch: int

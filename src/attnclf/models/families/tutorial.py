@@ -6,7 +6,7 @@ that return a sequence, then Flatten and one Dense output.
 - tutorial-multihead: Embedding(10,000, 128) -> LSTM(128) -> MultiHeadAttention(head_num=4)
   -> Flatten -> Dense(1)
 
-The layers are keras_attention's (keras-self-attention 0.51.0, keras-multi-head 0.29.0);
+The layers are models/layers/keras_*'s (keras-self-attention 0.51.0, keras-multi-head 0.29.0);
 initialisation is Keras' (uniform +-0.05 embeddings, Glorot-uniform kernels, orthogonal
 recurrent kernels, zero biases but a forget-gate bias of 1). `attnclf import-keras` fills the
 same modules from a Keras .h5 file.
@@ -37,7 +37,9 @@ from torch import nn
 
 from ...text.tokens import Vocab
 from ..layers.attention import RecurrentEncoder, lstm_flops
-from ..layers.keras import MaskMode, MultiHeadSelfAttention, SeqSelfAttention
+from ..layers.keras_common import MaskMode
+from ..layers.keras_multi_head import MultiHeadSelfAttention
+from ..layers.keras_self_attention import SeqSelfAttention
 from ..outputs import Classifier, ClassifierOutput
 from ..registry import Family, register
 

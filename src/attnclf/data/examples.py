@@ -1,0 +1,84 @@
+"""The shapes data takes on its way to a model: `RawSplit` (texts and label strings as a reader
+found them), `Examples` (texts with label indices) and `Dataset` (the train, validation and test
+examples of one source, made by splits.load_dataset)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import DataConfig
+
+
+@dataclass
+class Examples:
+    """Texts with their labels as indices into the dataset's `label_names`."""
+
+    texts: list[str]
+    labels: np.ndarray  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, indices: np.ndarray) -> Examples:
+        return Examples([self.texts[i] for i in indices], self.labels[indices])
+
+
+@dataclass
+class Dataset:
+    """Train, validation and test examples of one source, and what was left out on reading."""
+
+    name: str
+    label_names: list[str]
+    train: Examples
+    validation: Examples
+    test: Examples
+    skipped: dict[str, int] = field(default_factory=dict)
+    # how the splits were made, so that an ensemble can find its members' validation split again
+    split: DataConfig | None = None
+    # unlabelled texts a teacher labelled for self-training (training/self_training.py): trained
+    # on after `train`, never evaluated on; and how they were chosen (PseudoLabels.summary)
+    pseudo_labelled: Examples | None = None
+    pseudo_labelling: dict | None = None
+
+    def training_examples(self) -> Examples:
+        """What a model trains on: the labelled training split, then any pseudo-labelled texts."""
+        if self.pseudo_labelled is None or not len(self.pseudo_labelled):
+            return self.train
+        return Examples(
+            self.train.texts + self.pseudo_labelled.texts,
+            np.concatenate([self.train.labels, self.pseudo_labelled.labels]),
+        )
+
+    def summary(self) -> dict:
+        def counts(split: Examples) -> dict[str, int]:
+            found = Counter(int(label) for label in split.labels)
+            return {name: found.get(i, 0) for i, name in enumerate(self.label_names)}
+
+        return {
+            "name": self.name,
+            "labels": self.label_names,
+            "train": len(self.train),
+            "validation": len(self.validation),
+            "test": len(self.test),
+            "train_per_label": counts(self.train),
+            "test_per_label": counts(self.test),
+            "skipped": self.skipped,
+            **({"split": dataclasses.asdict(self.split)} if self.split is not None else {}),
+            **({"pseudo_labelled": self.pseudo_labelling} if self.pseudo_labelling else {}),
+        }
+
+
+@dataclass
+class RawSplit:
+    """Texts and label strings as read, before labels become indices."""
+
+    texts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+    def add(self, text: str, label: str) -> None:
+        self.texts.append(text)
+        self.labels.append(label)

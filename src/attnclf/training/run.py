@@ -1,0 +1,195 @@
+"""Training one model: `prepare_data` reads a dataset once, builds the vocabulary on its training
+split and encodes every split; `train_model` builds a family's model for that data, fits it,
+evaluates it on the test split and saves it as a model folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import DataConfig, TextConfig, TrainConfig, to_dict
+from ..data.examples import Dataset, Examples
+from ..data.splits import load_dataset
+from ..errors import AttnclfError
+from ..evaluation.metrics import (
+    EVAL_BATCH_SIZE,
+    classification_metrics,
+    count_parameters,
+    peak_memory_mb,
+    timed_predict,
+)
+from ..evaluation.records import ModelMetrics
+from ..inference.classifier import TextClassifier
+from ..models import get_family
+from ..models.objective import output_width
+from ..runtime.device import resolve_device, resolve_precision, seed_everything
+from ..text.batches import EncodedTexts
+from ..text.tokens import Encoder, Vocab, build_and_encode
+from .distributed import barrier
+from .distributed import start as start_processes
+from .embeddings import load_pretrained, use_pretrained
+from .loop import fit
+
+
+@dataclass
+class PreparedData:
+    """A dataset with its vocabulary and every split encoded once, shared by all models."""
+
+    dataset: Dataset
+    vocab: Vocab
+    text_config: TextConfig
+    train: EncodedTexts
+    validation: EncodedTexts
+    test: EncodedTexts
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **self.dataset.summary(),
+            "vocab_size": len(self.vocab),
+            "mean_tokens": float(self.train.lengths.mean()) if len(self.train) else 0.0,
+            "prepare_seconds": round(self.seconds, 2),
+        }
+
+
+def prepare_data(
+    data_config: DataConfig, text_config: TextConfig, dataset: Dataset | None = None
+) -> PreparedData:
+    """The dataset (read now unless given) with a vocabulary built on its training split under
+    `text_config`, and every split encoded."""
+    start = time.perf_counter()
+    dataset = dataset if dataset is not None else load_dataset(data_config)
+    # The train split (with any pseudo-labelled texts) is tokenised once, for its vocabulary and
+    # its ids together.
+    training = dataset.training_examples()
+    vocab, train_ids = build_and_encode(training.texts, text_config)
+    encoder = Encoder(vocab, text_config)
+
+    def encode(examples: Examples) -> EncodedTexts:
+        return EncodedTexts.from_sequences(encoder.encode_many(examples.texts), examples.labels)
+
+    return PreparedData(
+        dataset,
+        vocab,
+        text_config,
+        EncodedTexts.from_sequences(train_ids, training.labels),
+        encode(dataset.validation),
+        encode(dataset.test),
+        time.perf_counter() - start,
+    )
+
+
+def train_model(
+    name: str,
+    data: PreparedData,
+    train_config: TrainConfig,
+    out: str | Path | None = None,
+    progress: bool = True,
+    resume: Path | None = None,
+    model_settings: Mapping[str, Any] | None = None,
+) -> tuple[TextClassifier, ModelMetrics]:
+    """Train model family `name`, evaluate it on the test split, save it into `out`. Training
+    checkpoints go to `out/checkpoint`; `resume` carries on from such a checkpoint.
+    `model_settings`: fields of the family's Config that replace its defaults (a preset's)."""
+    out = Path(out) if out is not None else None
+    family = get_family(name)
+    world = start_processes(train_config.device)  # under torchrun: join the other ranks
+    device = resolve_device(train_config.device)
+    if world.distributed and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())  # this rank's GPU
+    seed_everything(train_config.seed)
+    pretrained = (
+        load_pretrained(train_config, data.vocab, data.train) if train_config.embeddings else None
+    )
+    config = family.make_config(
+        vocab_size=len(data.vocab),
+        num_outputs=output_width(len(data.dataset.label_names)),
+        pad_id=data.vocab.pad_id,
+        **{
+            **dict(model_settings or {}),
+            **family.from_text(data.text_config),
+            # the vectors' width wins over a setting
+            **(embedding_width(family, pretrained.matrix.shape[1]) if pretrained else {}),
+        },
+    )
+    model = family.build(config, data.vocab)
+    if pretrained is not None:
+        use_pretrained(model, pretrained, train_config.freeze_embeddings)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    checkpoint_dir = out / "checkpoint" if out is not None else None
+    if family.fit is not None:  # a family trained directly (nbsvm), not by the gradient loop
+        if resume is not None:
+            raise AttnclfError(
+                f"{name} trains in one pass and writes no checkpoint; leave out --resume"
+            )
+        result = family.fit(model, data.train, data.validation, train_config)
+        model.to(device)
+    else:
+        result = fit(
+            model,
+            data.train,
+            data.validation,
+            train_config,
+            device,
+            progress,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+        )
+    logits, infer_per_s = timed_predict(model, data.test, EVAL_BATCH_SIZE, device)
+    test = classification_metrics(logits, data.test.labels, data.dataset.label_names)
+    peaks = peak_memory_mb(device)
+    metrics = ModelMetrics(
+        test_accuracy=test["accuracy"],
+        test_loss=test["loss"],
+        precision=test["precision"],
+        recall=test["recall"],
+        f1=test["f1"],
+        roc_auc=test["roc_auc"],
+        confusion_matrix=test["confusion_matrix"],
+        params=count_parameters(model),
+        best_epoch=result.best_epoch,
+        train_seconds=round(result.train_seconds, 2),
+        epoch_seconds=[round(h["seconds"], 2) for h in result.history],
+        train_samples_per_s=round(result.train_samples_per_s, 1),
+        train_arithmetic=resolve_precision(train_config.precision, device),
+        infer_samples_per_s=round(infer_per_s, 1),
+        peak_rss_mb=peaks["peak_rss_mb"],
+        peak_gpu_mb=peaks.get("peak_gpu_mb"),
+        history=result.history,
+    )
+    classifier = TextClassifier(
+        name,
+        model,
+        data.vocab,
+        data.text_config,
+        data.dataset.label_names,
+        metadata={
+            "training": to_dict(train_config),
+            "data": data.summary(),
+            "metrics": metrics.to_json(with_history=False),
+            **({"embeddings": pretrained.summary()} if pretrained else {}),
+        },
+        device=device,
+    )
+    if out is not None and world.is_main:  # one writer; the others wait for the folder
+        classifier.save(out)
+    barrier()
+    return classifier, metrics
+
+
+def embedding_width(family: Any, width: int) -> dict[str, int]:
+    """The Config field that takes the vectors' width."""
+    fields = {f.name for f in dataclasses.fields(family.config)}
+    for name in ("embedding_dim", "d_model"):
+        if name in fields:
+            return {name: width}
+    raise AttnclfError(
+        f"model {family.name} has no embedding width to set, so it cannot take --embeddings"
+    )
