@@ -59,7 +59,7 @@ async def wait_ready(port: str) -> None:
     for _ in range(300):
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", int(port))
-            writer.write(b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n")
+            writer.write(b"GET /v2/health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             status = await reader.readline()
             writer.close()
             if b" 200 " in status:

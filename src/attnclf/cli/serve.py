@@ -25,7 +25,6 @@ ALLOWED_HOST_HELP = (
     "cannot reach this server by pointing its own name at 127.0.0.1 (DNS rebinding). "
     "'*.example.org' allows its subdomains, '*' any name."
 )
-WILDCARDS = ("0.0.0.0", "::", "")
 
 
 def serve(
@@ -119,15 +118,13 @@ def serve(
         from ..serve.models import load_models
         from ..serve.settings import ServeSettings
 
-        hosts = [*(allowed_host or []), *([host] if host not in WILDCARDS else [])]
-
         settings = ServeSettings(
             max_texts=max_texts,
             max_text_chars=max_text_chars,
             max_body_bytes=max_body_bytes,
             max_explain_texts=max_explain_texts,
             max_explain_steps=max_explain_steps,
-            allowed_hosts=tuple(hosts),
+            allowed_hosts=(*(allowed_host or []), host),
             read_timeout=read_timeout,
             batching=batching,
             max_batch_size=max_batch_size,

@@ -1,6 +1,7 @@
 """Serving: an HTTP API over saved model folders (`create_app` in app.py, its routes in
-routes/, the models it holds in server.py), the adaptive batcher behind it (batching.py) and the
-live page at `/` (page.py).
+routes/, the models it holds in server.py), the guard in front of it (guard.py: hosts, content
+types, sizes, time), the uvicorn it runs on (listener.py), the adaptive batcher behind it
+(batching.py) and the live page at `/` (page.py).
 
     from attnclf.serve import create_app
     app = create_app(["runs/compare/self-attention", "runs/compare/multihead"])

@@ -40,7 +40,11 @@ class BinaryTensorRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
-            return await handler(BinaryTensorRequest(request.scope, request.receive))
+            scope = request.scope
+            if HEADER in request.headers:  # what FastAPI reads from it is the JSON alone
+                kept = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+                scope = {**scope, "headers": [*kept, (b"content-type", b"application/json")]}
+            return await handler(BinaryTensorRequest(scope, request.receive))
 
         return route
 
@@ -100,7 +104,8 @@ def answer(response: dict[str, Any], binary: Callable[[str], bool]) -> Response:
 
 
 def _texts(data: bytes, name: object) -> list[str]:
-    texts, offset = [], 0
+    texts: list[str] = []
+    offset = 0
     while offset < len(data):
         if offset + 4 > len(data):
             raise _refused(f"input {name!r}: a BYTES element's length is cut off")

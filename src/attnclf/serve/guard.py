@@ -91,7 +91,8 @@ class Guard:
             return await receive()
 
         if "content-type" not in headers:  # read as JSON, as FastAPI did before strict types
-            scope = {**scope, "headers": [*scope["headers"], (b"content-type", b"application/json")]}
+            typed = [*scope["headers"], (b"content-type", b"application/json")]
+            scope = {**scope, "headers": typed}
         await self.app(scope, replay, send)
 
     def _refusal(self, scope: Scope, headers: Headers) -> tuple[int, str] | None:

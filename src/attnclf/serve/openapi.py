@@ -70,13 +70,18 @@ def declare_limits(
         if "model" in fields:
             _names(fields["model"], translators)
     kinds = dict.fromkeys(m.kind for m in models.values())
-    _names(schemas["RequestedOutput"]["properties"]["name"], [o for k in kinds for o in OUTPUTS[k]])
+    outputs = [output for kind in kinds for output in OUTPUTS[kind]]
+    _names(schemas["RequestedOutput"]["properties"]["name"], outputs)
     for path, operations in document["paths"].items():
-        served = classifiers if "/predict" in path else translators if "/translate" in path else None
+        named = list(models)
+        if path.endswith("/predict"):
+            named = classifiers
+        elif path.endswith("/translate"):
+            named = translators
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 if parameter["name"] == "name":
-                    _names(parameter["schema"], list(models) if served is None else served)
+                    _names(parameter["schema"], named)
 
 
 def _texts(field: dict[str, Any], text: dict[str, Any], most: int) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic.json_schema import JsonDict, SkipJsonSchema
 
 Method = Literal["attention", "gradient_x_input", "integrated_gradients"]
 
@@ -49,7 +49,7 @@ def _texts_or_left_out(schema: dict[str, Any]) -> None:
     schema.update(options[0] if len(options) == 1 else {"anyOf": options})
 
 
-TEXTS = {"minItems": 1}  # at most --max-texts: openapi.py adds the server's limits
+TEXTS: JsonDict = {"minItems": 1}  # at most --max-texts: openapi.py adds the server's limits
 
 
 class Parameters(_Request):

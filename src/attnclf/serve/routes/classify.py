@@ -23,9 +23,7 @@ async def predict(body: schemas.PredictRequest, server: ServerDep) -> Response:
 
 
 @router.post("/models/{name}/predict", response_model=PREDICTIONS, responses=ERRORS)
-async def predict_with(
-    name: str, body: schemas.PredictWithRequest, server: ServerDep
-) -> Response:
+async def predict_with(name: str, body: schemas.PredictWithRequest, server: ServerDep) -> Response:
     """Classify texts with the model called `name`."""
     if body.model not in (None, name):
         raise ApiError(422, f"the path names model {name!r} and the body {body.model!r}")

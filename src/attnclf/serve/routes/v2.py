@@ -78,7 +78,9 @@ async def v2_model_version_ready(name: str, version: str, server: ServerDep) -> 
     return _readiness(server, _versioned(server, name, version))
 
 
-@router.post("/v2/models/{name}/infer", response_model=schemas.InferResponse, responses=INFER_ERRORS)
+@router.post(
+    "/v2/models/{name}/infer", response_model=schemas.InferResponse, responses=INFER_ERRORS
+)
 async def v2_infer(name: str, body: schemas.InferRequest, server: ServerDep) -> Response:
     """One BYTES input of texts; outputs label, score and probabilities (a classifier) or
     output (a seq2seq model)."""
@@ -185,9 +187,7 @@ async def _outputs(server: Server, served: ServedModel, texts: list[str]) -> lis
 def _versioned(server: Server, name: str, version: str) -> ServedModel:
     served = server.get(name)
     if version != served.version:
-        raise ApiError(
-            404, f"model {name!r} has no version {version!r}; it has {served.version!r}"
-        )
+        raise ApiError(404, f"model {name!r} has no version {version!r}; it has {served.version!r}")
     return served
 
 
