@@ -675,6 +675,13 @@ def test_evaluation_with_labels_the_model_does_not_know_is_an_error(tmp_path):
         load_evaluation_examples(DataConfig(source=str(path)), ["neg", "pos"])
 
 
+def test_evaluation_finds_the_classes_of_a_model_saved_with_float_label_names(tmp_path):
+    # read before numbers named one class: a float column was saved as "0.0" and "1.0"
+    path = write_csv(tmp_path / "eval.csv", rows(3, ("0.0", "1")))
+    examples, _ = load_evaluation_examples(DataConfig(source=str(path)), ["0.0", "1.0"])
+    assert examples.labels.tolist() == [0, 1] * 3
+
+
 def test_evaluation_of_a_missing_source_is_an_error(tmp_path):
     with pytest.raises(AttnclfError, match="no such file or folder"):
         load_evaluation_examples(DataConfig(source=str(tmp_path / "gone")), ["a", "b"])

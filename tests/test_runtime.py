@@ -83,7 +83,7 @@ def test_free_memory_is_released_between_steps_only_once_it_has_grown_past_the_c
 
 STEPS_AND_FAULTS = """
 import json, resource, torch
-from attnclf import allocator
+from attnclf.runtime import heap as allocator
 from attnclf.models.registry import get_family
 
 allocator.tune_memory_allocator()

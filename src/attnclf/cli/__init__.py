@@ -6,9 +6,11 @@ imported until a command runs, so `attnclf --help` is quick."""
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-from .common import FamilyCommand
+from .common import FamilyCommand, user_errors
 from .embeddings import embeddings_app
 from .ensemble import ensemble
 from .explain import explain, faithfulness
@@ -45,16 +47,43 @@ app.command()(serve)
 app.add_typer(embeddings_app, name="embeddings")
 
 
+# commands that compute with PyTorch, which then leaves out the cores other work keeps busy
+COMPUTING = {
+    "train",
+    "compare",
+    "evaluate",
+    "predict",
+    "explain",
+    "faithfulness",
+    "ensemble",
+    "seq2seq",
+    "embeddings",
+    "import-keras",
+    "export",
+}
+
+
 def main() -> None:
     from ..runtime.heap import tune_memory_allocator
 
     tune_memory_allocator()
     try:
+        if computing(sys.argv[1:]):
+            from ..runtime.threads import apply_thread_choice
+
+            with user_errors():
+                apply_thread_choice(log=lambda line: typer.echo(line, err=True))
         app()
     finally:
         from ..training.distributed import stop
 
         stop()  # leave torchrun's process group, if this process joined one
+
+
+def computing(args: list[str]) -> bool:
+    """Whether the command line runs a command that computes (not --help, not serve, which
+    sets its inference thread's own)."""
+    return bool(args) and args[0] in COMPUTING and not {"--help", "-h"} & set(args)
 
 
 __all__ = ["app", "main"]

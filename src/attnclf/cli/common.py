@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -54,21 +55,33 @@ def saved_on_interrupt(resume_from: Callable[[Path], Path]) -> Iterator[None]:
 
 
 def read_texts(texts: list[str] | None, file: Path | None, stdin: bool = True) -> list[str]:
-    """Texts from the arguments, then --file (one a line), else stdin when it is not a terminal."""
+    """Texts from the arguments, then --file (one a line), else stdin when it is not a terminal.
+    A line ends at "\\n" (or "\\r\\n") alone: each non-blank line is one text, in order."""
+    from ..data.readers import text_lines
+
     inputs = list(texts or [])
     if file is not None:
         if not file.is_file():
             raise AttnclfError(f"no such file: {file}; --file takes a text file, one text a line")
-        lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
-        inputs += [line for line in lines if line.strip()]
+        try:
+            content = file.read_bytes().decode("utf-8-sig", errors="replace")
+        except OSError as error:
+            raise AttnclfError(f"cannot read --file {file} ({error.strerror})") from None
+        inputs += text_lines(content)
     if not inputs and stdin and not sys.stdin.isatty():
-        inputs = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        # the bytes, not sys.stdin.read(): text mode would also end a line at a lone CR
+        raw = getattr(sys.stdin, "buffer", None)
+        content = raw.read().decode("utf-8-sig", errors="replace") if raw else sys.stdin.read()
+        inputs = text_lines(content)
     return inputs
 
 
 def echo_to_stderr(quiet: bool) -> Callable[[str], None]:
-    """The log of a command: stderr, or nothing with --quiet."""
-    return (lambda message: None) if quiet else (lambda message: typer.echo(message, err=True))
+    """The log of a command: stderr; nothing with --quiet, or in a process that torchrun
+    started other than rank 0 (which speaks for all)."""
+    if quiet or (int(os.environ.get("WORLD_SIZE", "1")) > 1 and os.environ.get("RANK") != "0"):
+        return lambda message: None
+    return lambda message: typer.echo(message, err=True)
 
 
 # --- options several commands take --------------------------------------------------------

@@ -59,9 +59,11 @@ def train_vectors(
     from tqdm.auto import tqdm
 
     from ..config import DataConfig
+    from ..runtime.files import check_writable
     from ..training.embeddings import Word2VecSettings, dataset_vectors
 
     with user_errors():
+        check_writable(out, "--out", folder=False)
         config = DataConfig(
             source=str(data) if data is not None else None,
             text_column=text_column,

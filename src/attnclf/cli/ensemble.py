@@ -43,8 +43,10 @@ def ensemble(
     """Combine saved models: weights that maximise the validation likelihood of their averaged
     probabilities; predict, evaluate, explain and serve then take the folder."""
     from ..inference.ensemble import build_ensemble
+    from ..runtime.files import check_writable
 
     with user_errors():
+        check_writable(out, "--out", folder=True)
         fixed = _parse_weights(weights) if weights is not None else None
         _, weighing = build_ensemble(
             models, out, data=data, weights=fixed, device=device, log=echo_to_stderr(quiet)

@@ -62,8 +62,12 @@ def explain(
     from ..explain.terminal import to_terminal, use_color
     from ..inference.ensemble import Ensemble
     from ..inference.loading import load_any
+    from ..runtime.files import check_writable
 
     with user_errors():
+        for target, option in ((html, "--html"), (png, "--png")):
+            if target is not None:
+                check_writable(target, option, folder=False)
         classifier = load_any(model, device)
         columns: list[str] | None = None  # an ensemble: itself, then each member
         rows: list[list[Explanation]] = []
@@ -128,9 +132,11 @@ def faithfulness(
     )
     from ..inference.classifier import TextClassifier
     from ..inference.folder import ENSEMBLE, folder_kind
-    from ..runtime.files import write_json
+    from ..runtime.files import check_writable, write_json
 
     with user_errors():
+        if out is not None:
+            check_writable(out, "--out", folder=False)
         if folder_kind(model) is ENSEMBLE:
             raise AttnclfError(
                 f"{model} is an ensemble, which has no attention or gradients of its own; "

@@ -24,8 +24,11 @@ def export(
     """Export a classifier to ONNX (dynamic batch and length; logits and its attention), checked
     against PyTorch with ONNX Runtime before it is kept."""
     from ..interop.onnx_export import export_folder
+    from ..runtime.files import check_writable
 
     with user_errors():
+        if onnx is not None:
+            check_writable(onnx, "--onnx", folder=False)
         exported = export_folder(model, onnx)
         check = (
             f"matches PyTorch to {exported.max_difference:.1e}"

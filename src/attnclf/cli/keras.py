@@ -63,8 +63,10 @@ def import_keras(
     Flatten, Dense) over: predict, explain, evaluate and serve then work on it."""
     from ..interop.keras_import import import_keras as run_import
     from ..models.families.tutorial import TutorialConfig
+    from ..runtime.files import check_writable
 
     with user_errors():
+        check_writable(out, "--out", folder=True)
         classifier = run_import(
             model,
             out,

@@ -5,9 +5,10 @@ user mistakes come out as one `error:` line and exit status 2, never a traceback
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,6 +27,9 @@ from .common import (
     read_texts,
     user_errors,
 )
+
+if TYPE_CHECKING:
+    from ..inference.classifier import TextScorer
 
 
 def evaluate(
@@ -102,7 +106,9 @@ def predict(
             from tqdm import tqdm
 
             from ..inference.batch_files import predict_file
+            from ..runtime.files import check_writable
 
+            check_writable(out, "--out", folder=False)  # now, not after every row is classified
             classifier = load(model, device, runtime)
             with tqdm(unit=" rows", disable=quiet, file=sys.stderr, delay=0.5) as bar:
                 report = predict_file(
@@ -123,15 +129,75 @@ def predict(
         inputs = read_texts(texts, file)
         if not inputs:
             raise AttnclfError("no text to classify; pass texts as arguments, --file F or on stdin")
-        classifier = load(model, device, runtime)
-        for prediction in classifier.predict(inputs):
-            if json_output:
-                typer.echo(
-                    json.dumps(prediction.to_dict(with_attention=attention), ensure_ascii=False)
-                )
-            else:
-                note = " (truncated)" if prediction.truncated else ""
-                shown = (
-                    prediction.text if len(prediction.text) <= 70 else prediction.text[:67] + "..."
-                )
-                typer.echo(f"{prediction.label}\t{prediction.probability:.4f}\t{shown}{note}")
+        _print_predictions(load(model, device, runtime), inputs, json_output, attention)
+
+
+NO_WORDS = "no words to classify"
+
+
+def _print_predictions(
+    classifier: TextScorer, inputs: list[str], json_output: bool, attention: bool
+) -> None:
+    """One row per text, in order: a text with no words gets a row without a label that says
+    so (`TextClassifier.predict` refuses the whole batch), and stderr counts them."""
+    from ..inference.classifier import prediction_of
+
+    scored = classifier.infer(inputs)
+    missing = [number for number, found in enumerate(scored, start=1) if found is None]
+    if len(missing) == len(inputs):
+        raise AttnclfError(
+            f"{NO_WORDS} in any of the {len(inputs)} texts (the first: {inputs[0]!r}); a "
+            "text needs at least one word"
+        )
+    for text, found in zip(inputs, scored, strict=True):
+        if json_output:
+            row = (
+                prediction_of(text, found, classifier.label_names).to_dict(attention)
+                if found is not None
+                else _unclassified(text, attention)
+            )
+            typer.echo(_json_line(row))
+        elif found is not None:
+            prediction = prediction_of(text, found, classifier.label_names)
+            note = " (truncated)" if prediction.truncated else ""
+            typer.echo(f"{prediction.label}\t{prediction.probability:.4f}\t{_shown(text)}{note}")
+        else:
+            typer.echo(f"\t\t{_shown(text)} ({NO_WORDS})")
+    if missing:
+        listed = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        typer.echo(
+            f"{len(missing)} of {len(inputs)} texts have {NO_WORDS} and no label: "
+            f"text{'s' if len(missing) > 1 else ''} {listed}",
+            err=True,
+        )
+
+
+def _unclassified(text: str, with_attention: bool) -> dict[str, Any]:
+    """The JSON row of a text with no words: a prediction's keys, empty, and why."""
+    row: dict[str, Any] = {
+        "text": text,
+        "label": None,
+        "probability": None,
+        "probabilities": None,
+        "truncated": False,
+    }
+    if with_attention:
+        row["tokens"] = []
+        row |= dict.fromkeys(("attention", "head_attention", "token_attention", "token_scores"))
+    return row | {"error": NO_WORDS}
+
+
+# Line breaks to str.splitlines (and to JavaScript before ES2019) that JSON leaves unescaped.
+_JSON_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+# Every character str.splitlines ends a line at: a row of the table is one line.
+_BREAKS = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    """One JSON object on one line, however the line is split: N texts in, N lines out."""
+    return json.dumps(row, ensure_ascii=False).translate(_JSON_BREAKS)
+
+
+def _shown(text: str) -> str:
+    text = _BREAKS.sub(" ", text)
+    return text if len(text) <= 70 else text[:67] + "..."

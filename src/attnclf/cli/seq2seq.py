@@ -107,12 +107,15 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Train an encoder-decoder and save it as a folder; Ctrl-C keeps the model so far."""
+    from ..runtime.files import check_writable
     from ..seq2seq.data import TokenKind, dates_data, file_data
     from ..seq2seq.model import ATTENTION_KINDS, Seq2SeqConfig
     from ..seq2seq.train import Seq2SeqTrainConfig, train_translator
 
     with user_errors():
         _task_or_data(task, data)
+        if out is not None:
+            check_writable(out, "--out", folder=True)
         if tokens is not None and tokens not in ("char", "word"):
             raise AttnclfError(f"--tokens {tokens!r} is not one of char, word")
         if attention not in ATTENTION_KINDS:

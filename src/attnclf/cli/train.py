@@ -72,6 +72,7 @@ def compare(
     options: TrainingOptions,
 ) -> None:
     """Train the named models on the same data and split, and print them side by side."""
+    from ..runtime.files import check_writable
     from ..training.compare import CompareSettings
     from ..training.compare import compare as run_compare
     from ..training.distributed import current as current_world
@@ -80,6 +81,7 @@ def compare(
 
     with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint.parent.parent):
         data_config, text_config, train_config = options.configs()
+        check_writable(out, "--out", folder=True)  # now, not after the first model
         chosen = get_preset(preset) if preset is not None else None
         if unlabelled is not None and not (chosen and chosen.students):
             raise AttnclfError(
@@ -160,6 +162,14 @@ def train(
             help="With --teacher: the least probability of its label a teacher must give a text.",
         ),
     ] = DEFAULT_PSEUDO_THRESHOLD,
+    log_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write TensorBoard logs here: loss, accuracy and learning rate per step, the "
+            "epoch's training and validation figures, and the attention on a few validation "
+            "texts as an image each epoch (needs pip install 'attnclf[tensorboard]')."
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     *,
     options: TrainingOptions,
@@ -167,7 +177,9 @@ def train(
     """Train one model, evaluate it on the test split and save it as a folder; checkpoints go to
     OUT/checkpoint."""
     from ..data.splits import load_dataset
+    from ..runtime.files import check_writable
     from ..training.distributed import current as current_world
+    from ..training.logs import require_tensorboard
     from ..training.run import prepare_data, train_model
     from ..training.self_training import self_training_dataset
 
@@ -176,6 +188,10 @@ def train(
         data_config, text_config, train_config = options.configs()
         if unlabelled is not None and teacher is None:
             raise AttnclfError("--unlabelled needs a --teacher to label its texts")
+        if log_dir is not None:
+            require_tensorboard()  # now, not after reading the data
+        target = out or Path("models") / model
+        check_writable(target, "--out", folder=True)  # now, not after an epoch
         dataset = load_dataset(data_config)
         if teacher is not None:
             dataset = self_training_dataset(
@@ -187,10 +203,16 @@ def train(
                 options.device,
                 echo_to_stderr(quiet),
             )
+        echo_to_stderr(quiet)(f"data: {dataset.describe()}")
         prepared = prepare_data(data_config, text_config, dataset)
-        target = out or Path("models") / model
         _, metrics = train_model(
-            model, prepared, train_config, target, progress=not quiet, resume=resume
+            model,
+            prepared,
+            train_config,
+            target,
+            progress=not quiet,
+            resume=resume,
+            log_dir=log_dir,
         )
         if not current_world().is_main:
             return  # under torchrun, rank 0 writes and prints

@@ -53,6 +53,19 @@ class Dataset:
             np.concatenate([self.train.labels, self.pseudo_labelled.labels]),
         )
 
+    def describe(self) -> str:
+        """One line for a run's log: the split sizes, the labels, and the rows left out on
+        reading with why (a NaN label, say), so that none is lost silently."""
+        line = (
+            f"{self.name}, {len(self.train)} train / {len(self.validation)} validation / "
+            f"{len(self.test)} test, labels {', '.join(self.label_names)}"
+        )
+        if self.skipped:
+            total = sum(self.skipped.values())
+            reasons = ", ".join(f"{count} {why}" for why, count in self.skipped.items())
+            line += f"; {total} row{'s' if total != 1 else ''} skipped ({reasons})"
+        return line
+
     def summary(self) -> dict:
         def counts(split: Examples) -> dict[str, int]:
             found = Counter(int(label) for label in split.labels)

@@ -20,7 +20,7 @@ from sklearn.model_selection import train_test_split
 from ..config import DataConfig
 from ..errors import AttnclfError
 from .examples import Dataset, Examples, RawSplit
-from .readers import read_source, resolve_source
+from .readers import label_name, read_source, resolve_source
 
 
 def load_dataset(config: DataConfig) -> Dataset:
@@ -55,6 +55,8 @@ def load_evaluation_examples(config: DataConfig, label_names: list[str]) -> tupl
     train, test, name = read_source(path, config, Counter())
     raw = test if test is not None else train
     index = {label: i for i, label in enumerate(label_names)}
+    for i, label in enumerate(label_names):  # a model saved before label_name read "1.0" as "1"
+        index.setdefault(label_name(label) or label, i)
     unknown = sorted(set(raw.labels) - set(index))
     if unknown:
         raise AttnclfError(

@@ -2,10 +2,12 @@
 with the predicted label, its probability and the probability of every label, streamed (rows
 are read, classified and written a batch at a time, so a file of any size fits in memory).
 
-A row that cannot be read (a CSV row with the wrong number of fields, a line that is not a JSON
-object, bytes that are not UTF-8, an empty text, a text with no words) is left out and reported
-with its line number; the rest carry on. The output is written to a temporary file beside
-`out` and renamed when complete, so an interrupted run leaves no half file.
+A row that cannot be read (a CSV row with the wrong number of fields, a quoted field never
+closed, a line that is not a JSON object or is nested too deeply, bytes that are not UTF-8, an
+empty text, a text with no words) is left out and reported with its line number; the rest carry
+on. A file whose first line is not UTF-8 (UTF-16, a binary file) is an AttnclfError, the one
+`train` gives. The output is written to a temporary file beside `out` and renamed when
+complete, so an interrupted run leaves no half file.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..data.readers import UNCLOSED_QUOTE, CsvLines, decode_utf8, json_problem
 from ..errors import AttnclfError
 from ..runtime.files import atomic_write
 
@@ -47,12 +50,21 @@ def read_rows(
 ) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     """(line, row, None) for each readable row, (line, None, reason) for each that is not."""
     delimiter = _kind(path, "--data")
+    _check_first_line(path)
     # surrogateescape keeps going past bytes that are not UTF-8; rows holding them are reported
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         if delimiter is None:
             yield from _json_rows(handle, text_column)
         else:
             yield from _csv_rows(handle, delimiter, text_column, path)
+
+
+def _check_first_line(path: Path) -> None:
+    """A file whose first line (a header, or the first JSON object) is not UTF-8 is not a file
+    with some bad rows but one in another encoding (UTF-16) or no text at all: one error."""
+    with open(path, "rb") as handle:
+        head = handle.readline(1 << 20)
+    decode_utf8(path, head, final=head.endswith(b"\n") or len(head) < 1 << 20)
 
 
 def _check(number: int, row: dict[str, Any], text_column: str) -> str | None:
@@ -74,8 +86,8 @@ def _json_rows(
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield number, None, f"not a JSON object ({error.msg})"
+        except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
+            yield number, None, f"not a JSON object ({json_problem(error)})"
             continue
         if not isinstance(row, dict):
             yield number, None, f"a JSON {type(row).__name__}, not an object"
@@ -90,27 +102,32 @@ def _csv_rows(
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, 2**31 - 1))  # a long review is one field
     try:
-        reader = csv.reader(handle, delimiter=delimiter)
+        lines = CsvLines(handle)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         try:
             header = next(reader)
         except StopIteration:
             raise AttnclfError(f"{path} is empty; it needs a header row") from None
+        except csv.Error as error:
+            raise AttnclfError(f"{path}:1: the header is not valid CSV ({error})") from None
         if text_column not in header:
             raise AttnclfError(
                 f"{path} has no column {text_column!r} (its columns: {', '.join(header)}); "
                 "name the right one with --text-column"
             )
-        start = reader.line_num + 1
         while True:
+            number = lines.next_row()
             try:
                 fields = next(reader)
             except StopIteration:
                 break
             except csv.Error as error:
-                yield start, None, f"not valid CSV ({error})"
-                start = reader.line_num + 1
+                opened = lines.unclosed_quote(delimiter)
+                if opened is not None:
+                    yield opened, None, UNCLOSED_QUOTE
+                else:
+                    yield number, None, f"not valid CSV ({error})"
                 continue
-            number, start = start, reader.line_num + 1
             if not fields:
                 continue
             if len(fields) != len(header):
@@ -165,14 +182,18 @@ def predict_file(
                     else:
                         report.skipped.append((number, "no words to classify"))
                 predictions = classifier.predict([r[text_column] for _, r in kept]) if kept else []
-                for (_, row), prediction in zip(kept, predictions, strict=True):
+                for (number, row), prediction in zip(kept, predictions, strict=True):
                     if writer is None:
                         names = _column_names(list(row), labels)
                         writer = _writer(handle, out_delimiter, list(row) + names)
                     values = [prediction.label, prediction.probability]
                     values += [prediction.probabilities[label] for label in labels]
-                    writer(row | dict(zip(names, values, strict=True)))
-                report.written += len(kept)
+                    try:
+                        writer(row | dict(zip(names, values, strict=True)))
+                    except RecursionError:  # read at the edge of the depth json can take
+                        report.skipped.append((number, "nested too deeply to write"))
+                        continue
+                    report.written += 1
                 on_rows(len(batch))
                 batch.clear()
 

@@ -125,11 +125,7 @@ def compare(
     start = time.perf_counter()
     data = prepare_data(data_config, text_config)
     summary = data.summary()
-    log(
-        f"data: {summary['name']}, {summary['train']} train / {summary['validation']} validation"
-        f" / {summary['test']} test, labels {', '.join(summary['labels'])}"
-        f" (prepared in {data.seconds:.1f} s)"
-    )
+    log(f"data: {data.dataset.describe()} (prepared in {data.seconds:.1f} s)")
     summary["train_padding_share"] = round(padding_share(data.train, train_config.batch_size), 4)
     model_training = {name: dict(values) for name, values in settings.model_training.items()}
     if settings.word2vec is not None:

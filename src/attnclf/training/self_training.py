@@ -24,7 +24,7 @@ import numpy as np
 from ..config import DEFAULT_PSEUDO_THRESHOLD, DataConfig
 from ..data.examples import Dataset, Examples
 from ..data.imdb import read_unlabelled
-from ..data.readers import resolve_source
+from ..data.readers import resolve_source, text_lines
 from ..errors import AttnclfError
 from ..inference.classifier import TextClassifier
 from ..inference.ensemble import (
@@ -135,12 +135,13 @@ def with_pseudo_labels(dataset: Dataset, labels: PseudoLabels) -> Dataset:
 
 
 def read_unlabelled_file(path: Path) -> list[str]:
-    """Unlabelled texts from a file, one a line (blank lines skipped)."""
+    """Unlabelled texts from a file, one a line (blank lines skipped; a line ends at "\\n" or
+    "\\r\\n" alone, see text_lines)."""
     try:
-        content = path.read_text(encoding="utf-8", errors="replace")
+        content = path.read_bytes().decode("utf-8-sig", errors="replace")
     except OSError as error:
         raise AttnclfError(f"cannot read --unlabelled {path}: {error.strerror}") from None
-    texts = [line.strip() for line in content.splitlines() if line.strip()]
+    texts = [line.strip() for line in text_lines(content)]
     if not texts:
         raise AttnclfError(f"--unlabelled {path} has no texts; give one text a line")
     return texts
