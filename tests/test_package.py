@@ -134,6 +134,9 @@ def test_the_public_names_load_on_first_use():
     from attnclf.inference.classifier import Prediction, TextClassifier
 
     assert attnclf.TextClassifier is TextClassifier and attnclf.Prediction is Prediction
+    from attnclf.training.estimator import AttentionClassifier
+
+    assert attnclf.AttentionClassifier is AttentionClassifier
 
 
 # The subpackages from the bottom up: each may import its own modules, the ones below it and the

@@ -6,9 +6,13 @@
 
 `attnclf.load` takes every folder that labels texts: a classifier, an ensemble, or a classifier
 with its exported model.onnx (`runtime="onnx"`); a seq2seq folder has its own loader,
-`attnclf.seq2seq.load`. Importing the package imports no torch: `load`, `TextClassifier` and
-`Prediction` bring in the model code the first time they are used, so the command line and a
-server start fast.
+`attnclf.seq2seq.load`. `attnclf.AttentionClassifier` trains one as a scikit-learn estimator:
+
+    clf = attnclf.AttentionClassifier("multihead").fit(texts, labels)
+
+Importing the package imports no torch: `load`, `TextClassifier`, `Prediction` and
+`AttentionClassifier` bring in the model code the first time they are used, so the command line
+and a server start fast.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .version import __version__
 if TYPE_CHECKING:
     from .inference.classifier import Prediction, TextClassifier
     from .inference.ensemble import Ensemble
+    from .training.estimator import AttentionClassifier
 
 
 def load(
@@ -40,7 +45,11 @@ def __getattr__(name: str) -> Any:  # PEP 562: the classes on first use, not at 
         from .inference import classifier
 
         return getattr(classifier, name)
+    if name == "AttentionClassifier":
+        from .training.estimator import AttentionClassifier
+
+        return AttentionClassifier
     raise AttributeError(f"module 'attnclf' has no attribute {name!r}")
 
 
-__all__ = ["Prediction", "TextClassifier", "__version__", "load"]
+__all__ = ["AttentionClassifier", "Prediction", "TextClassifier", "__version__", "load"]

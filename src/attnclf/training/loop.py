@@ -3,13 +3,13 @@ categorical cross-entropy (more classes), validation after every epoch, the best
 checkpoints to resume from (see checkpoint.py).
 
 `fit` is one loop read top to bottom; the step (`train_step`), validation (`validate`) and the
-epoch's record (`epoch_record`) are functions of their own below it."""
+epoch's record (`epoch_record`) are functions of their own below it. What it tells as it goes
+(the progress bar, a line per epoch, TensorBoard) is logs.py's."""
 
 from __future__ import annotations
 
 import copy
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.optim import swa_utils
-from tqdm import tqdm
 
 from ..config import TrainConfig
 from ..errors import AttnclfError
@@ -33,6 +32,7 @@ from ..runtime.heap import release_free_memory, release_if_grown
 from ..text.batches import Batch, EncodedTexts, batch_order, collate
 from .checkpoint import Progress, data_fingerprint, load_checkpoint, save_checkpoint
 from .distributed import World, all_sum, barrier, current, gather_rng_states, shard
+from .logs import TrainingLogger, progress_bar, running_figures, show_epoch
 
 # Steps between handing the heap's free pages back (allocator.py): batches of many widths
 # fragment it, and over an epoch of 800-token batches it grew to 4.5 GB without this
@@ -93,12 +93,14 @@ def fit(
     on_epoch_end: EpochCallback | None = None,
     checkpoint_dir: Path | None = None,
     resume: Path | None = None,
+    logger: TrainingLogger | None = None,
 ) -> FitResult:
     """Train `model` in place and leave it with the weights of its best validation epoch.
 
     With `checkpoint_dir`, a checkpoint is written there after every epoch (and every
     `config.checkpoint_every` steps); `resume` carries on from one, to the same weights and
-    history as a run never stopped. Ctrl-C saves one and raises TrainingInterrupted."""
+    history as a run never stopped. Ctrl-C saves one and raises TrainingInterrupted. `logger`
+    (logs.py: TensorBoard) hears of every step and epoch."""
     trainer = start_training(model, len(train), config, device)
     show = progress and trainer.world.is_main  # under torchrun, rank 0 alone shows progress
     rng = np.random.default_rng(config.seed)
@@ -120,6 +122,8 @@ def fit(
                     train_step(trainer, train, global_index, run)
                     trim_heap(run.step)
                     bar.set_postfix(**running_figures(run))
+                    if logger is not None:
+                        logger.step_end(run, trainer.steps_per_epoch, trainer.optimizer)
                     if interrupt_requested():
                         raise KeyboardInterrupt
                     if checkpoint_due(trainer, run, len(order)):
@@ -139,6 +143,8 @@ def fit(
                 checkpoints.save(run, best_state)
                 if show:
                     show_epoch(record, config.epochs)
+                if logger is not None:
+                    logger.epoch_end(record, trainer.evaluated)
                 if on_epoch_end is not None:
                     on_epoch_end(record)
                 if interrupt_requested():
@@ -264,19 +270,6 @@ def epoch_order(
     return batch_order(train.lengths, batch_size, shuffle=True, rng=rng)
 
 
-def progress_bar(order: list[np.ndarray], run: Progress, epochs: int, show: bool) -> tqdm:
-    """The epoch's batches from the first one not yet done, behind a progress bar."""
-    return tqdm(
-        order[run.step :],
-        initial=run.step,
-        total=len(order),
-        desc=f"epoch {run.epoch}/{epochs}",
-        unit="batch",
-        disable=not show or None,
-        leave=False,
-    )
-
-
 def train_step(
     trainer: Trainer, train: EncodedTexts, global_index: np.ndarray, run: Progress
 ) -> None:
@@ -363,11 +356,6 @@ def trim_heap(step: int) -> None:
         release_if_grown()  # or sooner, where it piles up faster
 
 
-def running_figures(run: Progress) -> dict[str, str]:
-    """The epoch's mean loss and accuracy so far, for the progress bar."""
-    return {"loss": f"{run.loss_sum / run.seen:.4f}", "acc": f"{run.correct / run.seen:.4f}"}
-
-
 def checkpoint_due(trainer: Trainer, run: Progress, epoch_steps: int) -> bool:
     """Whether the step just done is one of every `config.checkpoint_every` steps of the whole
     run, and not the epoch's last (the epoch's end saves anyway)."""
@@ -403,17 +391,6 @@ def ranking(record: dict) -> tuple[float, float]:
     if "val_accuracy" in record:
         return (record["val_accuracy"], -record["val_loss"])
     return (record["epoch"], 0.0)
-
-
-def show_epoch(record: dict, epochs: int) -> None:
-    shown = ", ".join(
-        f"{name} {record[name]:.4f}"
-        for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-        if name in record
-    )
-    tqdm.write(
-        f"epoch {record['epoch']}/{epochs}: {shown} ({record['seconds']:.1f} s)", file=sys.stderr
-    )
 
 
 def fit_result(run: Progress, seconds: float) -> FitResult:

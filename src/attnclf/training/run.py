@@ -1,20 +1,27 @@
-"""Training one model: `prepare_data` reads a dataset once, builds the vocabulary on its training
-split and encodes every split; `train_model` builds a family's model for that data, fits it,
-evaluates it on the test split and saves it as a model folder."""
+"""Training one model: `prepare_data` reads a dataset once (a file, or rows already in memory:
+texts and labels as two lists, a pandas DataFrame, a Hugging Face `datasets.Dataset`), builds the
+vocabulary on its training split and encodes every split; `train_model` builds a family's model
+for that data, fits it (`fit_model`), evaluates it on the test split and saves it as a model
+folder."""
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch import nn
 
 from ..config import DataConfig, TextConfig, TrainConfig, to_dict
-from ..data.examples import Dataset, Examples
+from ..data.examples import Dataset, Examples, RawSplit
+from ..data.readers import NAN_LABEL, label_name
 from ..data.splits import load_dataset
 from ..errors import AttnclfError
 from ..evaluation.metrics import (
@@ -31,10 +38,16 @@ from ..models.objective import output_width
 from ..runtime.device import resolve_device, resolve_precision, seed_everything
 from ..text.batches import EncodedTexts
 from ..text.tokens import Encoder, Vocab, build_and_encode
-from .distributed import barrier
+from .distributed import barrier, current
 from .distributed import start as start_processes
-from .embeddings import load_pretrained, use_pretrained
+from .embeddings import Pretrained, load_pretrained, use_pretrained
+from .logs import ATTENTION_TEXTS, TensorBoardLogger
 from .loop import fit
+
+# Rows in memory: a (texts, labels) pair of sequences, a pandas DataFrame, or a Hugging Face
+# datasets.Dataset (anything with `column_names` whose columns are read by name)
+InMemoryRows = Any
+IN_MEMORY = "in-memory"  # the name of a dataset made from rows in memory
 
 
 @dataclass
@@ -59,12 +72,26 @@ class PreparedData:
 
 
 def prepare_data(
-    data_config: DataConfig, text_config: TextConfig, dataset: Dataset | None = None
+    data: DataConfig | InMemoryRows,
+    text_config: TextConfig,
+    dataset: Dataset | None = None,
+    *,
+    data_config: DataConfig | None = None,
 ) -> PreparedData:
-    """The dataset (read now unless given) with a vocabulary built on its training split under
-    `text_config`, and every split encoded."""
+    """The dataset with a vocabulary built on its training split under `text_config`, and every
+    split encoded. `data` is a DataConfig naming a file (read now unless `dataset` is given), or
+    the rows themselves, in memory:
+
+        prepare_data((texts, labels), TextConfig())
+        prepare_data(frame, TextConfig(), data_config=DataConfig(text_column="review"))
+
+    Rows in memory (`InMemoryRows`) are read by `data_config`'s text_column and label_column and
+    split by its fractions, limit and seed, as the same rows in a CSV file would be."""
     start = time.perf_counter()
-    dataset = dataset if dataset is not None else load_dataset(data_config)
+    if dataset is None and isinstance(data, DataConfig):
+        dataset = load_dataset(data)
+    elif dataset is None:
+        dataset = in_memory_dataset(data, data_config or DataConfig())
     # The train split (with any pseudo-labelled texts) is tokenised once, for its vocabulary and
     # its ids together.
     training = dataset.training_examples()
@@ -85,6 +112,148 @@ def prepare_data(
     )
 
 
+# --- rows in memory ---------------------------------------------------------------------------
+
+
+def in_memory_dataset(rows: InMemoryRows, config: DataConfig) -> Dataset:
+    """Rows in memory split into train, validation and test as `load_dataset` splits a file's
+    rows: the same rows and DataConfig give the same split."""
+    # splits.py's steps after reading a file, for rows that were never in one
+    from ..data.splits import _label_names, _split_examples, _split_indices, _stratified_sample
+
+    skipped: Counter[str] = Counter()
+    raw = in_memory_split(
+        *in_memory_columns(rows, config.text_column, config.label_column), skipped
+    )
+    if len(raw.texts) < 4:
+        raise AttnclfError(
+            f"the rows have {len(raw.texts)} usable examples; a run needs at least 4"
+        )
+    train_index, test_index = _split_indices(
+        raw.labels, config.seed, test_size=config.test_fraction
+    )
+    if len({raw.labels[i] for i in train_index}) < 2:
+        raise AttnclfError(
+            f"the rows have only one class ({raw.labels[train_index[0]]!r}) in their training "
+            f"examples; a classifier needs at least two: check label_column "
+            f"({config.label_column!r})"
+        )
+    label_names = _label_names(raw.labels)
+    index = {label: i for i, label in enumerate(label_names)}
+    every = Examples(raw.texts, np.array([index[x] for x in raw.labels], dtype=np.int64))
+    train, test = every.subset(train_index), every.subset(test_index)
+    if config.limit:
+        train = _stratified_sample(train, config.limit, config.seed)
+        test = _stratified_sample(test, config.limit, config.seed)
+    train, validation = _split_examples(train, config.validation_fraction, config.seed)
+    return Dataset(IN_MEMORY, label_names, train, validation, test, dict(skipped))
+
+
+def in_memory_split(texts: list[Any], labels: list[Any], skipped: Counter[str]) -> RawSplit:
+    """The rows by the file readers' rules (readers.py): a text must be a string; a row with an
+    empty text or label is skipped and counted in `skipped`; a label is named as
+    readers.label_name names it (1, 1.0 and "1" are one class, "1")."""
+    raw = RawSplit()
+    for number, (text, label) in enumerate(zip(texts, labels, strict=True), start=1):
+        if text is not None and not isinstance(text, str):
+            raise AttnclfError(
+                f"row {number}: the text is a {type(text).__name__}, not a string; give texts "
+                "as strings (check text_column)"
+            )
+        name = label_name(label)
+        if text is None or not text.strip():
+            skipped["empty text"] += 1
+        elif name is None:
+            skipped[NAN_LABEL] += 1
+        elif not name:
+            skipped["empty label"] += 1
+        else:
+            raw.add(text, name)
+    return raw
+
+
+def in_memory_columns(
+    rows: InMemoryRows, text_column: str, label_column: str
+) -> tuple[list[Any], list[Any]]:
+    """The texts and labels of rows in memory, a missing value as None. A pandas DataFrame (if
+    pandas is loaded, `rows` may be one) or a datasets.Dataset-like object is read by column;
+    a datasets ClassLabel column gives its label names, not its numbers."""
+    if isinstance(rows, tuple) and len(rows) == 2:
+        texts, labels = list(rows[0]), list(rows[1])
+        if len(texts) != len(labels):
+            raise AttnclfError(f"{len(texts)} texts but {len(labels)} labels; give one per text")
+        return texts, labels
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(rows, pandas.DataFrame):
+        _check_columns([str(name) for name in rows.columns], text_column, label_column)
+
+        def column(name: str) -> list[Any]:
+            values = rows[name]
+            return values.astype(object).where(values.notna(), None).tolist()
+
+        return column(text_column), column(label_column)
+    columns: Any = getattr(rows, "column_names", None)
+    if isinstance(columns, Mapping):  # a datasets.DatasetDict: one Dataset per split
+        raise AttnclfError(
+            f"the rows are a dict of splits ({', '.join(map(str, columns))}); give one of them, "
+            "e.g. rows['train']"
+        )
+    if not isinstance(columns, Sequence):
+        raise AttnclfError(
+            f"cannot read rows from a {type(rows).__name__}; give a DataConfig naming a file, "
+            "(texts, labels), a pandas DataFrame or a datasets.Dataset"
+        )
+    _check_columns(list(columns), text_column, label_column)
+    texts, labels = list(rows[text_column]), list(rows[label_column])
+    names = getattr(getattr(rows, "features", {}).get(label_column), "names", None)
+    if names:  # a ClassLabel: ids into `names`, -1 for none
+        labels = [names[i] if isinstance(i, int) and 0 <= i < len(names) else None for i in labels]
+    return texts, labels
+
+
+def _check_columns(columns: list[str], text_column: str, label_column: str) -> None:
+    for column, setting in ((text_column, "text_column"), (label_column, "label_column")):
+        if column not in columns:
+            raise AttnclfError(
+                f"the rows have no column {column!r} (their columns: "
+                f"{', '.join(columns) or 'none'}); name the right one with "
+                f"DataConfig({setting}=...)"
+            )
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Trained:
+    """A model fitted on prepared data, before it is tested or saved."""
+
+    name: str
+    model: nn.Module
+    result: Any  # loop.FitResult, or what the family's own fit reports (nbsvm.DirectFit)
+    device: torch.device
+    pretrained: Pretrained | None
+
+    def classifier(
+        self, data: PreparedData, train_config: TrainConfig, metrics: ModelMetrics | None = None
+    ) -> TextClassifier:
+        """The model as a TextClassifier whose folder says how it was trained (and tested)."""
+        return TextClassifier(
+            self.name,
+            self.model,
+            data.vocab,
+            data.text_config,
+            data.dataset.label_names,
+            metadata={
+                "training": to_dict(train_config),
+                "data": data.summary(),
+                **({"metrics": metrics.to_json(with_history=False)} if metrics is not None else {}),
+                **({"embeddings": self.pretrained.summary()} if self.pretrained else {}),
+            },
+            device=self.device,
+        )
+
+
 def train_model(
     name: str,
     data: PreparedData,
@@ -93,16 +262,47 @@ def train_model(
     progress: bool = True,
     resume: Path | None = None,
     model_settings: Mapping[str, Any] | None = None,
+    log_dir: str | Path | None = None,
 ) -> tuple[TextClassifier, ModelMetrics]:
     """Train model family `name`, evaluate it on the test split, save it into `out`. Training
     checkpoints go to `out/checkpoint`; `resume` carries on from such a checkpoint.
-    `model_settings`: fields of the family's Config that replace its defaults (a preset's)."""
+    `model_settings`: fields of the family's Config that replace its defaults (a preset's).
+    `log_dir`: a folder for TensorBoard logs (logs.py)."""
     out = Path(out) if out is not None else None
+    checkpoint_dir = out / "checkpoint" if out is not None else None
+    trained = fit_model(
+        name, data, train_config, progress, resume, model_settings, checkpoint_dir, log_dir
+    )
+    metrics = metrics_on_test(trained, data, train_config)
+    classifier = trained.classifier(data, train_config, metrics)
+    if out is not None and current().is_main:  # one writer; the others wait for the folder
+        classifier.save(out)
+    barrier()
+    return classifier, metrics
+
+
+def fit_model(
+    name: str,
+    data: PreparedData,
+    train_config: TrainConfig,
+    progress: bool = True,
+    resume: Path | None = None,
+    model_settings: Mapping[str, Any] | None = None,
+    checkpoint_dir: Path | None = None,
+    log_dir: str | Path | None = None,
+) -> Trained:
+    """Build family `name`'s model for `data` and train it: by the gradient loop (fit), or by
+    the family's own fit (nbsvm). Arguments as train_model's."""
     family = get_family(name)
     world = start_processes(train_config.device)  # under torchrun: join the other ranks
     device = resolve_device(train_config.device)
     if world.distributed and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())  # this rank's GPU
+    if family.fit is not None and resume is not None:
+        raise AttnclfError(
+            f"{name} trains in one pass and writes no checkpoint; leave out --resume"
+        )
+    logger = tensorboard_logger(log_dir, name, data, device) if world.is_main else None
     seed_everything(train_config.seed)
     pretrained = (
         load_pretrained(train_config, data.vocab, data.train) if train_config.embeddings else None
@@ -123,29 +323,55 @@ def train_model(
         use_pretrained(model, pretrained, train_config.freeze_embeddings)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    checkpoint_dir = out / "checkpoint" if out is not None else None
-    if family.fit is not None:  # a family trained directly (nbsvm), not by the gradient loop
-        if resume is not None:
-            raise AttnclfError(
-                f"{name} trains in one pass and writes no checkpoint; leave out --resume"
+    try:
+        if family.fit is not None:  # a family trained directly (nbsvm), not by the gradient loop
+            result = family.fit(model, data.train, data.validation, train_config)
+            model.to(device)
+            if logger is not None:
+                for record in result.history:
+                    logger.epoch_end(record, model)
+        else:
+            result = fit(
+                model,
+                data.train,
+                data.validation,
+                train_config,
+                device,
+                progress,
+                checkpoint_dir=checkpoint_dir,
+                resume=resume,
+                logger=logger,
             )
-        result = family.fit(model, data.train, data.validation, train_config)
-        model.to(device)
-    else:
-        result = fit(
-            model,
-            data.train,
-            data.validation,
-            train_config,
-            device,
-            progress,
-            checkpoint_dir=checkpoint_dir,
-            resume=resume,
-        )
+    finally:
+        if logger is not None:
+            logger.close()
+    return Trained(name, model, result, device, pretrained)
+
+
+def tensorboard_logger(
+    log_dir: str | Path | None, name: str, data: PreparedData, device: torch.device
+) -> TensorBoardLogger | None:
+    """A TensorBoard logger into `log_dir` (None: none) whose attention images show the first
+    validation texts that have words."""
+    if log_dir is None:
+        return None
+    validation = data.dataset.validation
+    shown = [i for i in range(len(validation)) if data.validation.lengths[i]][:ATTENTION_TEXTS]
+    texts = [(validation.texts[i], data.dataset.label_names[validation.labels[i]]) for i in shown]
+    return TensorBoardLogger(
+        log_dir, name, data.vocab, data.text_config, data.dataset.label_names, texts, device
+    )
+
+
+def metrics_on_test(
+    trained: Trained, data: PreparedData, train_config: TrainConfig
+) -> ModelMetrics:
+    """The trained model's figures on the test split, with its size, speed and history."""
+    model, result, device = trained.model, trained.result, trained.device
     logits, infer_per_s = timed_predict(model, data.test, EVAL_BATCH_SIZE, device)
     test = classification_metrics(logits, data.test.labels, data.dataset.label_names)
     peaks = peak_memory_mb(device)
-    metrics = ModelMetrics(
+    return ModelMetrics(
         test_accuracy=test["accuracy"],
         test_loss=test["loss"],
         precision=test["precision"],
@@ -164,24 +390,6 @@ def train_model(
         peak_gpu_mb=peaks.get("peak_gpu_mb"),
         history=result.history,
     )
-    classifier = TextClassifier(
-        name,
-        model,
-        data.vocab,
-        data.text_config,
-        data.dataset.label_names,
-        metadata={
-            "training": to_dict(train_config),
-            "data": data.summary(),
-            "metrics": metrics.to_json(with_history=False),
-            **({"embeddings": pretrained.summary()} if pretrained else {}),
-        },
-        device=device,
-    )
-    if out is not None and world.is_main:  # one writer; the others wait for the folder
-        classifier.save(out)
-    barrier()
-    return classifier, metrics
 
 
 def embedding_width(family: Any, width: int) -> dict[str, int]:
