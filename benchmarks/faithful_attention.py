@@ -21,6 +21,10 @@ carried by the top 10% most attended tokens, beside the share the top 10% by IG 
 
     python benchmarks/faithful_attention.py                                   # 4 models, 3 seeds
     python benchmarks/faithful_attention.py --models self-attention,word-attention --seeds 1,2
+    python benchmarks/faithful_attention.py --table runs/a/faithful_attention.json runs/b/...
+
+`--table` prints the table of several runs' JSON files together (runs of other models or
+seeds, made one after the other or on two machines).
 """
 
 from __future__ import annotations
@@ -234,6 +238,19 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merged(results: list[dict]) -> dict:
+    """One result of several: every model and seed any of them ran (the first's environment)."""
+    first = results[0]
+    runs: dict[str, dict] = {}
+    for result in results:
+        for seed, figures in result["runs"].items():
+            runs.setdefault(seed, {}).update(figures)
+    models = list(dict.fromkeys(m for result in results for m in result["models"]))
+    seeds = sorted({int(seed) for seed in runs})
+    complete = [m for m in models if all(m in runs[str(seed)] for seed in seeds)]
+    return {**first, "models": complete, "seeds": seeds, "runs": runs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="../shared/data/aclImdb_v1.tar.gz")
@@ -249,7 +266,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/faithful_attention"))
     parser.add_argument("--limit", type=int, help="Reviews per split, for a smoke test.")
     parser.add_argument("--epochs", type=int, default=2, help="The tutorial's 2.")
+    parser.add_argument("--table", type=Path, nargs="+", help="Only print these runs' table.")
     args = parser.parse_args()
+    if args.table:
+        print(markdown(merged([json.loads(path.read_text()) for path in args.table])))
+        return
     register_candidates()
     models, seeds = args.models.split(","), [int(s) for s in args.seeds.split(",")]
     result = {
