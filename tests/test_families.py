@@ -340,3 +340,54 @@ def test_transformer_runs_under_bfloat16_autocast():
     torch.testing.assert_close(
         rows, real(lengths, 7)[:, None, :].float().expand_as(rows), atol=1e-2, rtol=0
     )
+
+
+# --- word-attention: attention over each word's own vote --------------------------------------
+
+
+def word_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    ids = torch.tensor([[5, 6, 7, 8, 0], [9, 6, 0, 0, 0], [7, 7, 5, 9, 6]])
+    return ids, torch.tensor([4, 2, 5])
+
+
+@pytest.mark.parametrize("num_outputs", [1, 3])
+def test_word_attention_logit_is_the_sum_of_its_tokens_terms(num_outputs):
+    model = tiny("word-attention", num_outputs=num_outputs).eval()
+    ids, lengths = word_batch()
+    with torch.no_grad():
+        out = model(ids, lengths)
+    assert out.token_scores.shape == ids.shape
+    assert torch.all(out.token_scores[ids == 0] == 0)  # padding adds nothing
+    chosen = out.logits.argmax(-1) if num_outputs > 1 else torch.zeros(3, dtype=torch.long)
+    bias = model.bias[chosen]
+    torch.testing.assert_close(
+        out.token_scores.sum(1) + bias, out.logits.gather(1, chosen[:, None])[:, 0]
+    )
+
+
+def test_word_attention_votes_do_not_depend_on_the_context():
+    """A word's vote is a function of its own embedding: the same word in other company gets the
+    same vote (term / weight / scale), whatever the weights do."""
+    model = tiny("word-attention").eval()
+    ids, lengths = word_batch()
+    with torch.no_grad():
+        out = model(ids, lengths)
+    votes = out.token_scores / (out.attention * model.log_scale.exp())  # (B, T)
+    real = ids != 0
+    for word in (5, 6, 7, 9):
+        seen = votes[real & (ids == word)]
+        assert len(seen) >= 2 and torch.allclose(seen, seen[0].expand_as(seen), atol=1e-5)
+    assert torch.all(votes[real].abs() < 1)  # bounded: only the weights make a word count more
+
+
+def test_word_attention_deleting_a_word_removes_its_vote_from_the_pool():
+    """With the weights held, the logit less one token's term is what the others give: nothing
+    of the deleted word hides in its neighbours' values."""
+    model = tiny("word-attention").eval()
+    ids, lengths = torch.tensor([[5, 6, 7, 8]]), torch.tensor([4])
+    with torch.no_grad():
+        whole = model(ids, lengths)
+        alone = model(torch.tensor([[6]]), torch.tensor([1]))
+    # the vote of word 6 alone (its weight is 1 there) is its vote inside the text
+    vote_inside = whole.token_scores[0, 1] / whole.attention[0, 1]
+    torch.testing.assert_close(vote_inside, alone.token_scores[0, 0], rtol=1e-5, atol=1e-6)

@@ -134,6 +134,7 @@ FROZEN = {
     "transformer": [0.088699, 0.03582, 0.11841, 0.048475],
     # every n-gram of the 50 ids with N(0, 0.1^2) weights (NBSVMConfig.features = -1)
     "nbsvm": [0.590293, 0.006884, -0.024728, 0.119879],
+    "word-attention": [-0.160991, -0.139536, -0.105983, -0.150507],
 }
 
 

@@ -1,20 +1,25 @@
 """Attention whose weights explain: embedding -> BiLSTM -> additive attention weights, but the
 pooled values are the words themselves. Each token's vote s_t is computed from its own embedding
-alone, and the logit is the attention-weighted sum of the votes:
+alone and bounded, and the logit is the attention-weighted sum of the votes:
 
     alpha = softmax_t(v^T tanh(W h_t))        (B, T)  the weights still read the context
-    s_t   = w^T tanh(U e_t) + c               (B, T, C)  one word's vote, no context in it
-    logit = sum_t alpha_t s_t + b             (B, C)
+    s_t   = tanh(w^T tanh(U e_t) + c)         (B, T, C)  one word's vote in (-1, 1), no context
+    logit = m * sum_t alpha_t s_t + b         (B, C)  m > 0 learned
 
 In the self-attention family the pooled values are the BiLSTM states, and every state carries
 every token (Jain & Wallace 2019): deleting the most attended token leaves its information in
 its neighbours' states, so the weights say where the pooling looked, not why the model decided.
 Here deleting a token removes exactly its term alpha_t s_t (and renormalises the rest), so the
-weights rank what the decision rests on; `token_scores` carries each term alpha_t s_t itself.
+weights rank what the decision rests on; `token_scores` carries each term m alpha_t s_t itself.
+Bounding the votes leaves the weights as the only way to make a word count for more: with
+unbounded votes (a linear vote layer) the model reached 89.5% on IMDB, seed 0, but its most
+attended tokens were not the ones its logit rested on (attention's comprehensiveness 40% of
+integrated gradients').
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -32,6 +37,9 @@ from ..layers.attention import (
 )
 from ..outputs import Classifier, ClassifierOutput
 from ..registry import Family, register
+
+# the largest logit a text can reach at the start, when one word holds every weight
+INITIAL_SCALE = 5.0
 
 
 @dataclass
@@ -58,6 +66,8 @@ class WordAttentionClassifier(Classifier):
         self.dropout = Dropout(config.dropout)
         self.word = nn.Linear(config.embedding_dim, config.vote_size)
         self.vote = nn.Linear(config.vote_size, config.num_outputs)
+        self.log_scale = nn.Parameter(torch.tensor(math.log(INITIAL_SCALE)))  # m = exp(.)
+        self.bias = nn.Parameter(torch.zeros(config.num_outputs))
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
         mask = lengths_to_mask(lengths, ids.shape[1])  # (B, T)
@@ -66,17 +76,17 @@ class WordAttentionClassifier(Classifier):
         with float32(states):  # attention and votes in float32 under autocast (see float32)
             _, weights = self.attention(states.float(), mask)  # (B, T)
             words = self.dropout(torch.tanh(self.word(embedded.float())))  # (B, T, V)
-            votes = self.vote(words)  # (B, T, C)
-            terms = weights[..., None] * votes  # (B, T, C), 0 on padding
-            logits = terms.sum(dim=1)  # (B, C)
+            votes = torch.tanh(self.vote(words))  # (B, T, C), each in (-1, 1)
+            terms = self.log_scale.exp() * weights[..., None] * votes  # (B, T, C), 0 on padding
+            logits = terms.sum(dim=1) + self.bias  # (B, C)
         if self.skip_views:
             return ClassifierOutput(logits, attention=weights)
         return ClassifierOutput(logits, attention=weights, token_scores=_predicted(terms, logits))
 
 
 def _predicted(terms: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """(B, T) each token's term of the logit that decided: the one logit for two classes,
-    else the predicted class's."""
+    """(B, T) each token's term of the logit that decided (the bias left out): the one logit for
+    two classes, else the predicted class's."""
     if terms.shape[-1] == 1:
         return terms[..., 0]
     chosen = logits.argmax(dim=-1)  # (B,)
