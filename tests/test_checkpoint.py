@@ -98,7 +98,8 @@ def test_a_resumed_run_ends_exactly_where_an_unbroken_one_does(
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(sentiment_csv, tmp_path, monkeypatch):
     stop_at_batch(monkeypatch, 7, KeyboardInterrupt())
     out = tmp_path / "model"
-    args = ["train", "--data", sentiment_csv, "--out", out, "--vocab-size", 100, "--epochs", 1]
+    args = ["train", "--data", sentiment_csv, "--model", "self-attention", "--out", out]
+    args += ["--vocab-size", 100, "--epochs", 1]
     result = CliRunner().invoke(app, [str(a) for a in [*args, "--batch-size", 16, "-q"]])
     assert result.exit_code == 130, result.output
     lines = result.stderr.strip().splitlines()
@@ -193,7 +194,8 @@ def test_resuming_with_other_options_is_a_clear_error(prepared, saved_checkpoint
 
 
 def test_cli_reports_a_missing_checkpoint_in_one_line(sentiment_csv, tmp_path):
-    args = ["train", "--data", sentiment_csv, "--out", tmp_path / "m", "--vocab-size", 100]
+    args = ["train", "--data", sentiment_csv, "--model", "self-attention", "--out", tmp_path / "m"]
+    args += ["--vocab-size", 100]
     result = run_cli(*args, "--resume", tmp_path, "-q")
     assert_one_line_error(result, "no checkpoint in")
 
@@ -202,9 +204,9 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_model(tmp_path):
     data = tmp_path / "reviews.csv"
     with open(data, "w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows([("text", "label"), *make_reviews(2000, seed=5)])
-    command = [sys.executable, "-m", "attnclf", "train", "--data", str(data), "--epochs", "3",
-               "--checkpoint-every", "2", "--vocab-size", "100", "--batch-size", "16",
-               "--device", "cpu", "-q"]  # fmt: skip
+    command = [sys.executable, "-m", "attnclf", "train", "--model", "self-attention",
+               "--data", str(data), "--epochs", "3", "--checkpoint-every", "2",
+               "--vocab-size", "100", "--batch-size", "16", "--device", "cpu", "-q"]  # fmt: skip
     package_root = str(Path(attnclf.__file__).parents[1])  # the attnclf under test
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": package_root}
 

@@ -593,15 +593,17 @@ def test_jsonl_line_that_is_not_an_object_is_an_error(tmp_path):
         load_dataset(DataConfig(source=str(path)))
 
 
-def test_json_array_file_is_rejected_clearly(tmp_path):
-    # `.json` is read as JSONL: a JSON array of objects is not accepted.
+def test_json_array_file_is_read_as_rows(tmp_path):
+    # a `.json` file may hold an array of objects (issue 33); tests/test_readers.py has more
     path = tmp_path / "d.json"
-    path.write_text(json.dumps([{"text": "a", "label": "x"}]), encoding="utf-8")
-    with pytest.raises(AttnclfError, match=r"d\.json:1: expected a JSON object, got list"):
-        load_dataset(DataConfig(source=str(path)))
+    data = [{"text": text, "label": label} for text, label in rows(10)]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    dataset = load_dataset(DataConfig(source=str(path)))
+    assert sorted(split_texts(dataset)) == sorted(text for text, _ in rows(10))
+    assert "JSON array" in dataset.describe()
 
 
-@pytest.mark.parametrize("name", ["reviews.txt", "reviews.parquet", "reviews"])
+@pytest.mark.parametrize("name", ["reviews.txt", "reviews"])
 def test_unsupported_file_is_an_error(tmp_path, name):
     path = tmp_path / name
     path.write_text("text,label\na,b\n", encoding="utf-8")

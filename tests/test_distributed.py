@@ -118,7 +118,8 @@ def test_the_command_writes_one_folder_and_speaks_once(sentiment_csv, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-        "--standalone", "-m", "attnclf", "train", "--data", str(sentiment_csv),
+        "--standalone", "-m", "attnclf", "train", "--model", "self-attention",
+        "--data", str(sentiment_csv),
         "--out", str(out), "--vocab-size", "100", "--epochs", "1", "--quiet", "--device", "cpu",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)

@@ -136,7 +136,8 @@ def test_the_cli_trains_vectors_a_model_then_uses(tmp_path, sentiment_csv):
     keyed = load_vectors(vectors)
     model_dir = tmp_path / "model"
     result = run_cli(
-        "train", "--data", sentiment_csv, "--embeddings", vectors, "--freeze-embeddings",
+        "train", "--model", "self-attention", "--data", sentiment_csv,
+        "--embeddings", vectors, "--freeze-embeddings",
         "--epochs", 1, "--out", model_dir, "-q",
     )  # fmt: skip
     assert result.exit_code == 0, result.output

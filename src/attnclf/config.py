@@ -43,8 +43,12 @@ class DataConfig:
     """Where the examples come from and how they are split."""
 
     source: str | None = None
+    # a column's name, or its position counting from 1 (a number is a position only where the
+    # table has no column of that name); several, comma-separated, are joined into one text
     text_column: str = "text"
     label_column: str = "label"
+    # whether a CSV/TSV file's first row names its columns; None: detected (data/columns.py)
+    header: bool | None = None
     validation_fraction: float = 0.1
     test_fraction: float = 0.2  # only for sources without their own test split
     limit: int | None = None
@@ -56,6 +60,9 @@ class TrainConfig:
     """The optimisation: Adam on binary or categorical cross-entropy, as in the tutorial."""
 
     epochs: int = 2
+    # Stop once this many epochs in a row have not beaten the best validation epoch, which is
+    # kept (0: train every epoch)
+    patience: int = 0
     batch_size: int = 128
     # Twice the tutorial's (Keras' default) 1e-3: at its budget of 2 epochs, on IMDB with seeds 0
     # and 1, test accuracy went from 87.3% to 87.8% (self-attention) and 87.3% to 88.2-88.3%
@@ -113,6 +120,7 @@ def run_configs(
     limit: int | None = None,
     text_column: str = "text",
     label_column: str = "label",
+    header: bool | None = None,
     validation_fraction: float = 0.1,
     seed: int = 0,
     vocab_size: int = 10_000,
@@ -145,6 +153,7 @@ def run_configs(
             source=data,
             text_column=text_column,
             label_column=label_column,
+            header=header,
             validation_fraction=validation_fraction,
             limit=limit,
             seed=seed,

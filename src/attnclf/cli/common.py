@@ -9,17 +9,20 @@ import functools
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 import typer
 from typer.core import TyperCommand
 
 from ..config import RunConfigs, run_configs
 from ..errors import AttnclfError
+
+if TYPE_CHECKING:
+    from ..training.defaults import Requested
 
 
 @contextmanager
@@ -105,8 +108,9 @@ DataOpt = Annotated[
     str | None,
     typer.Option(
         "--data",
-        help="aclImdb_v1.tar.gz, an aclImdb/ folder, a CSV/TSV/JSONL file or a folder per "
-        "class; default: $ATTNCLF_DATA, else IMDB downloaded once into $ATTNCLF_HOME.",
+        help="aclImdb_v1.tar.gz, an aclImdb/ folder, a CSV/TSV/JSON/JSONL/Parquet file (gzip'd "
+        "or not), a Hugging Face dataset saved with save_to_disk, or a folder per class; "
+        "default: $ATTNCLF_DATA, else IMDB downloaded once into $ATTNCLF_HOME.",
     ),
 ]
 LimitOpt = Annotated[
@@ -114,10 +118,33 @@ LimitOpt = Annotated[
     typer.Option(min=1, help="Use a stratified N of train and N of test, for quick runs."),
 ]
 TextColOpt = Annotated[
-    str, typer.Option("--text-column", help="Column holding the text (CSV/TSV/JSONL).")
+    str,
+    typer.Option(
+        "--text-column",
+        help="Column holding the text: its name, or its position counting from 1 (the first "
+        "column); several, comma-separated, are joined into one text (title,description).",
+    ),
 ]
 LabelColOpt = Annotated[
-    str, typer.Option("--label-column", help="Column holding the label (CSV/TSV/JSONL).")
+    str,
+    typer.Option(
+        "--label-column",
+        help="Column holding the label: its name, or its position counting from 1.",
+    ),
+]
+# Whether a CSV/TSV file's first row names its columns: detected unless one of these says (two
+# flags of their own rather than "--header/--no-header", which takes a column of the help box)
+HeaderOpt = Annotated[
+    bool,
+    typer.Option(
+        "--header",
+        help="A CSV/TSV file's first row names its columns (default: detected, and said in the "
+        "data line).",
+    ),
+]
+NoHeaderOpt = Annotated[
+    bool,
+    typer.Option("--no-header", help="A CSV/TSV file's first row is a row like the others."),
 ]
 ModelArg = Annotated[Path, typer.Argument(help="A model folder written by `attnclf train`.")]
 
@@ -164,11 +191,27 @@ class TrainingOptions:
     once: each field is one option, and `configs()` turns them into the run's configs."""
 
     data: DataOpt = None
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training data.")] = 2
+    epochs: Annotated[
+        str,
+        typer.Option(
+            metavar="N|auto",
+            help="Passes over the training data; auto (train's default): up to 20, stopping "
+            "after 3 or more (200 steps at least) without a better validation accuracy, the "
+            "best epoch kept.",
+        ),
+    ] = "2"
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Examples per training step.")
     ] = 128
-    max_len: Annotated[int, typer.Option("--max-len", min=1, help="Tokens kept per text.")] = 200
+    max_len: Annotated[
+        str,
+        typer.Option(
+            "--max-len",
+            metavar="N|auto",
+            help="Tokens kept per text; auto (train's default): 95% of the training texts whole "
+            "(at most 512), NBSVM every text whole.",
+        ),
+    ] = "200"
     truncation: Annotated[
         str,
         typer.Option(
@@ -184,13 +227,14 @@ class TrainingOptions:
         ),
     ] = "attnclf"
     vocab_size: Annotated[
-        int,
+        str,
         typer.Option(
             "--vocab-size",
-            min=3,
-            help="Most frequent training words kept, padding and unknown included.",
+            metavar="N|auto",
+            help="Most frequent training words kept, padding and unknown included; auto "
+            "(train's default): 10,000, NBSVM up to 200,000.",
         ),
-    ] = 10_000
+    ] = "10000"
     lr: Annotated[float, typer.Option(help="Adam learning rate (> 0).")] = 2e-3
     lr_schedule: Annotated[
         str,
@@ -208,6 +252,8 @@ class TrainingOptions:
     limit: LimitOpt = None
     text_column: TextColOpt = "text"
     label_column: LabelColOpt = "label"
+    header: HeaderOpt = False
+    no_header: NoHeaderOpt = False
     validation_fraction: Annotated[
         float,
         typer.Option(
@@ -240,22 +286,84 @@ class TrainingOptions:
         ),
     ] = False
 
-    def configs(self) -> RunConfigs:
+    def configs(self, auto: bool = False) -> RunConfigs:
         """The data, text and training configs, checked (one-line errors); bf16 asked for on
-        hardware without it is said now, before any data is read."""
+        hardware without it is said now, before any data is read. `auto`: the options that
+        may be auto (`requested` says which are) take their usual defaults here."""
         from ..runtime.device import resolve_device, resolve_precision
 
-        configs = run_configs(**dataclasses.asdict(self))
+        values = dataclasses.asdict(self)
+        values["header"] = header_setting(values["header"], values.pop("no_header"))
+        for name, (option, least, usual) in AUTO_OPTIONS.items():
+            number = number_or_auto(option, values[name], least)
+            if number is None and not auto:
+                raise AttnclfError(
+                    f"{option} auto is for `attnclf train`; give a number (the default: {usual})"
+                )
+            values[name] = usual if number is None else number
+        configs = run_configs(**values)
         resolve_precision(configs.training.precision, resolve_device(configs.training.device))
         return configs
+
+    def requested(self, model: str) -> Requested:
+        """The settings named on the command line, the others (auto) left to `train` to choose
+        from the data (training/defaults.py)."""
+        from ..training.defaults import AUTO, Requested
+
+        def named(name: str) -> int | None:
+            option, least, _ = AUTO_OPTIONS[name]
+            return number_or_auto(option, getattr(self, name), least)
+
+        return Requested(
+            model=None if model == AUTO else model,
+            max_len=named("max_len"),
+            vocab_size=named("vocab_size"),
+            epochs=named("epochs"),
+        )
+
+
+# The options that take a number or auto: (option, least number, the number auto stands for
+# where nothing is chosen from the data)
+AUTO_OPTIONS = {
+    "epochs": ("--epochs", 1, 2),
+    "max_len": ("--max-len", 1, 200),
+    "vocab_size": ("--vocab-size", 3, 10_000),
+}
+# What `attnclf train` leaves to the data (compare keeps the numbers above: the tutorial's)
+AUTO_DEFAULTS = {name: "auto" for name in AUTO_OPTIONS}
+
+
+def header_setting(header: bool, no_header: bool) -> bool | None:
+    """DataConfig.header from --header and --no-header: None (detected) when neither is given."""
+    if header and no_header:
+        raise AttnclfError("--header and --no-header contradict each other; give one of them")
+    return True if header else False if no_header else None
+
+
+def number_or_auto(option: str, value: str, least: int) -> int | None:
+    """The number an option was given, or None for auto; anything else is one line."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        number = int(value.strip().replace("_", ""))
+    except ValueError:
+        raise AttnclfError(f"{option} {value!r} is not a whole number or auto") from None
+    if number < least:
+        raise AttnclfError(f"{option} {number} must be at least {least} (or auto)")
+    return number
 
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
 
-def with_training_options(command: Command) -> Command:
+def with_training_options(
+    command: Command | None = None, *, defaults: Mapping[str, Any] | None = None
+) -> Any:
     """Give `command` every TrainingOptions field as an option of its own, after its own
-    parameters; it is called with them gathered as `options: TrainingOptions`."""
+    parameters; it is called with them gathered as `options: TrainingOptions`. `defaults`:
+    the command's own defaults for some of them (`@with_training_options(defaults=...)`)."""
+    if command is None:
+        return functools.partial(with_training_options, defaults=defaults)
     own = inspect.signature(command, eval_str=True)
     hints = get_type_hints(command, include_extras=True)
     shared_hints = get_type_hints(TrainingOptions, include_extras=True)
@@ -263,7 +371,7 @@ def with_training_options(command: Command) -> Command:
         inspect.Parameter(
             field.name,
             inspect.Parameter.KEYWORD_ONLY,
-            default=field.default,
+            default=(defaults or {}).get(field.name, field.default),
             annotation=shared_hints[field.name],
         )
         for field in dataclasses.fields(TrainingOptions)
@@ -283,4 +391,4 @@ def with_training_options(command: Command) -> Command:
         **{p.name: p.annotation for p in shared},
         "return": hints.get("return"),
     }
-    return wrapper  # type: ignore[return-value]
+    return wrapper

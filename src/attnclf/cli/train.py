@@ -12,6 +12,7 @@ import typer
 from ..config import DEFAULT_PSEUDO_THRESHOLD
 from ..errors import AttnclfError
 from .common import (
+    AUTO_DEFAULTS,
     FAMILIES,
     FAMILY,
     QuietOpt,
@@ -124,14 +125,24 @@ def compare(
         )
 
 
-@with_training_options
+@with_training_options(defaults=AUTO_DEFAULTS)
 def train(
     model: Annotated[
         str,
-        typer.Option("--model", help="Model family to train.", metavar=FAMILY),
-    ] = "self-attention",
+        typer.Option(
+            "--model",
+            help="Model family to train, or auto: NBSVM below 2,000 training texts, else NBSVM "
+            "and the self-attention model weighed into an ensemble on validation. Every setting "
+            "left at auto is chosen from the data and said in one line with why.",
+            metavar=FAMILY,
+        ),
+    ] = "auto",
     out: Annotated[
-        Path | None, typer.Option(help="Folder to save the model in (default models/MODEL).")
+        Path | None,
+        typer.Option(
+            help="Folder to save the model in (default models/MODEL, MODEL the family or "
+            "ensemble chosen)."
+        ),
     ] = None,
     resume: Annotated[
         Path | None,
@@ -174,24 +185,30 @@ def train(
     *,
     options: TrainingOptions,
 ) -> None:
-    """Train one model, evaluate it on the test split and save it as a folder; checkpoints go to
-    OUT/checkpoint."""
+    """Train a model (or an ensemble) chosen for the data, evaluate it on the test split and save
+    it as a folder; checkpoints go to OUT/checkpoint (an ensemble's attention model's, to
+    OUT/members/self-attention/checkpoint)."""
     from ..data.splits import load_dataset
     from ..runtime.files import check_writable
+    from ..training.defaults import AUTO, choose, train_choice
     from ..training.distributed import current as current_world
     from ..training.logs import require_tensorboard
-    from ..training.run import prepare_data, train_model
     from ..training.self_training import self_training_dataset
 
     with user_errors(), saved_on_interrupt(lambda checkpoint: checkpoint):
-        parse_families(model)
-        data_config, text_config, train_config = options.configs()
+        if model != AUTO:
+            parse_families(model)
+        data_config, text_config, train_config = options.configs(auto=True)
+        requested = options.requested(model)
         if unlabelled is not None and teacher is None:
             raise AttnclfError("--unlabelled needs a --teacher to label its texts")
         if log_dir is not None:
             require_tensorboard()  # now, not after reading the data
-        target = out or Path("models") / model
-        check_writable(target, "--out", folder=True)  # now, not after an epoch
+        if resume is not None:
+            check_resumable(resume, model)
+        if out is not None or model != AUTO:  # now, not after an epoch
+            check_writable(out or Path("models") / model, "--out", folder=True)
+        log = echo_to_stderr(quiet)
         dataset = load_dataset(data_config)
         if teacher is not None:
             dataset = self_training_dataset(
@@ -201,23 +218,46 @@ def train(
                 unlabelled,
                 pseudo_threshold,
                 options.device,
-                echo_to_stderr(quiet),
+                log,
             )
-        echo_to_stderr(quiet)(f"data: {dataset.describe()}")
-        prepared = prepare_data(data_config, text_config, dataset)
-        _, metrics = train_model(
-            model,
-            prepared,
-            train_config,
+        log(f"data: {dataset.describe()}")
+        choice = choose(dataset, text_config, train_config, requested)
+        for line in choice.lines:
+            log(line)
+        target = out or Path("models") / choice.name
+        check_writable(target, "--out", folder=True)
+        _, metrics = train_choice(
+            choice,
+            dataset,
+            data_config,
             target,
             progress=not quiet,
             resume=resume,
             log_dir=log_dir,
+            log=log,
         )
         if not current_world().is_main:
             return  # under torchrun, rank 0 writes and prints
         typer.echo(
-            f"{model}: test accuracy {metrics.test_accuracy:.4f}, loss {metrics.test_loss:.4f},"
-            f" F1 {metrics.f1:.4f} after {metrics.train_seconds:.1f} s of training; "
-            f"saved to {target}"
+            f"{choice.name}: test accuracy {metrics.test_accuracy:.4f}, loss "
+            f"{metrics.test_loss:.4f}, F1 {metrics.f1:.4f} after {metrics.train_seconds:.1f} s "
+            f"of training; saved to {target}"
+        )
+
+
+def check_resumable(resume: Path, model: str) -> None:
+    """--resume names a checkpoint, for a family the gradient loop trains: said before any data
+    is read."""
+    from ..models import get_family
+    from ..training.checkpoint import MANIFEST, find_checkpoint
+    from ..training.defaults import AUTO
+
+    if model != AUTO and get_family(model).fit is not None:
+        raise AttnclfError(
+            f"{model} trains in one pass and writes no checkpoint; leave out --resume"
+        )
+    if not (find_checkpoint(resume) / MANIFEST).is_file():
+        raise AttnclfError(
+            f"no checkpoint in {resume}: {MANIFEST} is missing (a save cut short leaves none); "
+            "point --resume at a folder <out>/checkpoint written by `attnclf train`"
         )

@@ -1,6 +1,7 @@
 """The shapes data takes on its way to a model: `RawSplit` (texts and label strings as a reader
-found them), `Examples` (texts with label indices) and `Dataset` (the train, validation and test
-examples of one source, made by splits.load_dataset)."""
+found them), `Source` (a reader's RawSplits and how it read them), `Examples` (texts with label
+indices) and `Dataset` (the train, validation and test examples of one source, made by
+splits.split_rows)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ class Dataset:
     # on after `train`, never evaluated on; and how they were chosen (PseudoLabels.summary)
     pseudo_labelled: Examples | None = None
     pseudo_labelling: dict | None = None
+    # how the reader read the source, where there is something to say ("no header row", the
+    # columns joined into the text), for the data line
+    reading: list[str] = field(default_factory=list)
 
     def training_examples(self) -> Examples:
         """What a model trains on: the labelled training split, then any pseudo-labelled texts."""
@@ -56,8 +60,9 @@ class Dataset:
     def describe(self) -> str:
         """One line for a run's log: the split sizes, the labels, and the rows left out on
         reading with why (a NaN label, say), so that none is lost silently."""
+        read = f" ({', '.join(self.reading)})" if self.reading else ""
         line = (
-            f"{self.name}, {len(self.train)} train / {len(self.validation)} validation / "
+            f"{self.name}{read}, {len(self.train)} train / {len(self.validation)} validation / "
             f"{len(self.test)} test, labels {', '.join(self.label_names)}"
         )
         if self.skipped:
@@ -80,6 +85,7 @@ class Dataset:
             "train_per_label": counts(self.train),
             "test_per_label": counts(self.test),
             "skipped": self.skipped,
+            **({"read": self.reading} if self.reading else {}),
             **({"split": dataclasses.asdict(self.split)} if self.split is not None else {}),
             **({"pseudo_labelled": self.pseudo_labelling} if self.pseudo_labelling else {}),
         }
@@ -95,3 +101,14 @@ class RawSplit:
     def add(self, text: str, label: str) -> None:
         self.texts.append(text)
         self.labels.append(label)
+
+
+@dataclass
+class Source:
+    """What a reader made of a source: its training rows, its own test rows (None: the run
+    splits some off), the data's name, and notes on how it was read for the data line."""
+
+    train: RawSplit
+    test: RawSplit | None
+    name: str
+    notes: list[str] = field(default_factory=list)

@@ -1,5 +1,6 @@
 """The examples a run trains and is judged on: a source's rows split into train, validation and
-test (`load_dataset`), and the examples a trained model is scored on (`load_evaluation_examples`).
+test (`split_rows`, for the rows of a file read by `load_dataset` and for rows in memory), and
+the examples a trained model is scored on (`load_evaluation_examples`).
 
 Fewer than two classes among the training examples, or fewer than 4 usable rows, is an
 AttnclfError. A class with a single example loads: splits are stratified by label where every
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -20,40 +21,73 @@ from sklearn.model_selection import train_test_split
 from ..config import DataConfig
 from ..errors import AttnclfError
 from .examples import Dataset, Examples, RawSplit
-from .readers import label_name, read_source, resolve_source
+from .labels import label_name
+from .readers import read_source, resolve_source
+
+ROWS = "the rows"  # what errors call rows in memory (memory.py), which have no path
 
 
 def load_dataset(config: DataConfig) -> Dataset:
     """Read `config.source` (or download IMDB), split it and apply `--limit`."""
     path = resolve_source(config)
     skipped: Counter[str] = Counter()
-    train, test, name = read_source(path, config, skipped)
+    source = read_source(path, config, skipped)
+    dataset = split_rows(source.train, source.test, source.name, config, skipped, where=str(path))
+    dataset.reading = source.notes
+    dataset.split = dataclasses.replace(config, source=str(path.resolve()))
+    return dataset
+
+
+def split_rows(
+    train: RawSplit,
+    test: RawSplit | None,
+    name: str,
+    config: DataConfig,
+    skipped: Mapping[str, int],
+    *,
+    where: str,
+    label_names: Sequence[str] | None = None,
+) -> Dataset:
+    """A source's rows as train, validation and test examples: `test` (None: `config`'s
+    test_fraction of `train`, stratified by label), `config`'s limit and validation_fraction of
+    what is left for training, all drawn with its seed; the same rows and config give the same
+    split. Labels become indices into `label_names` (default: the distinct labels, in numeric
+    order when they all are numbers, else alphabetical). `where` names the rows in errors: a
+    path, or ROWS for rows in memory."""
+    has = "have" if where == ROWS else "has"
     if test is None:
-        train, test = _split_off(train, config.test_fraction, config.seed, path)
-    label_names = _label_names(train.labels + test.labels)
+        if len(train.texts) < 4:
+            raise AttnclfError(
+                f"{where} {has} {len(train.texts)} usable examples; a run needs at least 4"
+            )
+        train, test = _split_off(train, config.test_fraction, config.seed)
     if len(set(train.labels)) < 2:
         only = train.labels[0] if train.labels else "none"
+        setting = "label_column" if where == ROWS else "--label-column"
         raise AttnclfError(
-            f"{path} has only one class ({only!r}) in its training examples; a classifier needs "
-            f"at least two: check --label-column ({config.label_column!r}) and the file"
+            f"{where} {has} only one class ({only!r}) in {'their' if where == ROWS else 'its'} "
+            f"training examples; a classifier needs at least two: check {setting} "
+            f"({config.label_column!r}){'' if where == ROWS else ' and the file'}"
         )
-    index = {label: i for i, label in enumerate(label_names)}
+    if label_names is None:
+        label_names = _label_names(train.labels + test.labels)
+    names = list(label_names)
+    index = {label: i for i, label in enumerate(names)}
     train_ex = Examples(train.texts, np.array([index[x] for x in train.labels], dtype=np.int64))
     test_ex = Examples(test.texts, np.array([index[x] for x in test.labels], dtype=np.int64))
     if config.limit:
         train_ex = _stratified_sample(train_ex, config.limit, config.seed)
         test_ex = _stratified_sample(test_ex, config.limit, config.seed)
     train_ex, validation_ex = _split_examples(train_ex, config.validation_fraction, config.seed)
-    split = dataclasses.replace(config, source=str(path.resolve()))
-    return Dataset(name, label_names, train_ex, validation_ex, test_ex, dict(skipped), split)
+    return Dataset(name, names, train_ex, validation_ex, test_ex, dict(skipped))
 
 
 def load_evaluation_examples(config: DataConfig, label_names: list[str]) -> tuple[Examples, str]:
     """The examples to score a trained model on: the source's test split when it has one, else
     every usable row. Labels must be among the model's `label_names`."""
     path = resolve_source(config)
-    train, test, name = read_source(path, config, Counter())
-    raw = test if test is not None else train
+    source = read_source(path, config, Counter())
+    raw = source.test if source.test is not None else source.train
     index = {label: i for i, label in enumerate(label_names)}
     for i, label in enumerate(label_names):  # a model saved before label_name read "1.0" as "1"
         index.setdefault(label_name(label) or label, i)
@@ -66,7 +100,7 @@ def load_evaluation_examples(config: DataConfig, label_names: list[str]) -> tupl
     examples = Examples(raw.texts, np.array([index[x] for x in raw.labels], dtype=np.int64))
     if config.limit:
         examples = _stratified_sample(examples, config.limit, config.seed)
-    return examples, name
+    return examples, source.name
 
 
 def _label_names(labels: list[str]) -> list[str]:
@@ -98,9 +132,7 @@ def _split_indices(
     return np.sort(first), np.sort(second)
 
 
-def _split_off(raw: RawSplit, fraction: float, seed: int, path: Path) -> tuple[RawSplit, RawSplit]:
-    if len(raw.texts) < 4:
-        raise AttnclfError(f"{path} has {len(raw.texts)} usable examples; a run needs at least 4")
+def _split_off(raw: RawSplit, fraction: float, seed: int) -> tuple[RawSplit, RawSplit]:
     train_idx, test_idx = _split_indices(raw.labels, seed, test_size=fraction)
 
     def pick(idx: np.ndarray) -> RawSplit:

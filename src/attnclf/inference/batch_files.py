@@ -1,6 +1,7 @@
-"""Batch predictions for a file: every row of a CSV, TSV or JSONL file in, the same rows out
-with the predicted label, its probability and the probability of every label, streamed (rows
-are read, classified and written a batch at a time, so a file of any size fits in memory).
+"""Batch predictions for a file: every row of a CSV, TSV or JSONL file (gzip'd or not) in, the
+same rows out with the predicted label, its probability and the probability of every label,
+streamed (rows are read, classified and written a batch at a time, so a file of any size fits
+in memory).
 
 A row that cannot be read (a CSV row with the wrong number of fields, a quoted field never
 closed, a line that is not a JSON object or is nested too deeply, bytes that are not UTF-8, an
@@ -13,6 +14,7 @@ complete, so an interrupted run leaves no half file.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..data.readers import UNCLOSED_QUOTE, CsvLines, decode_utf8, json_problem
+from ..data.lines import UNCLOSED_QUOTE, CsvLines, decode_utf8, json_problem, open_binary
 from ..errors import AttnclfError
 from ..runtime.files import atomic_write
 
@@ -40,8 +42,11 @@ class FileReport:
 
 def _kind(path: Path, what: str) -> str | None:
     suffix = path.suffix.lower()
+    if what == "--data" and suffix == ".gz":  # read through gzip
+        suffix = path.with_suffix("").suffix.lower()
     if suffix not in SUFFIXES:
-        raise AttnclfError(f"{what} {path} is not .csv, .tsv or .jsonl; name it so")
+        gzipped = " (or those gzip'd: .csv.gz)" if what == "--data" else ""
+        raise AttnclfError(f"{what} {path} is not .csv, .tsv or .jsonl{gzipped}; name it so")
     return SUFFIXES[suffix]
 
 
@@ -52,7 +57,8 @@ def read_rows(
     delimiter = _kind(path, "--data")
     _check_first_line(path)
     # surrogateescape keeps going past bytes that are not UTF-8; rows holding them are reported
-    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+    with open_binary(path) as raw:
+        handle = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
         if delimiter is None:
             yield from _json_rows(handle, text_column)
         else:
@@ -62,7 +68,7 @@ def read_rows(
 def _check_first_line(path: Path) -> None:
     """A file whose first line (a header, or the first JSON object) is not UTF-8 is not a file
     with some bad rows but one in another encoding (UTF-16) or no text at all: one error."""
-    with open(path, "rb") as handle:
+    with open_binary(path) as handle:
         head = handle.readline(1 << 20)
     decode_utf8(path, head, final=head.endswith(b"\n") or len(head) < 1 << 20)
 

@@ -191,8 +191,13 @@ def _read_manifest(folder: Path) -> dict:
     return manifest
 
 
+SETTINGS_BEFORE_THEY_WERE_SAVED = {"patience": 0}
+
+
 def _check_settings(folder: Path, manifest: dict, config: TrainConfig) -> None:
-    saved, asked = manifest["training"], to_dict(config)
+    # settings a checkpoint of an earlier version does not name had the value that meant none
+    saved = {**SETTINGS_BEFORE_THEY_WERE_SAVED, **manifest["training"]}
+    asked = to_dict(config)
     differ = [
         f"--{key.replace('_', '-')} {saved.get(key)} (not {asked[key]})"
         for key in asked

@@ -39,11 +39,13 @@ from ..config import (
     TrainConfig,
     Truncation,
 )
-from ..data.examples import Dataset, Examples
+from ..data.examples import Dataset, RawSplit
+from ..data.memory import IN_MEMORY
+from ..data.splits import ROWS, split_rows
 from ..inference.classifier import TextClassifier
 from ..models import get_family
 from ..models.registry import DATA_FIELDS
-from .run import IN_MEMORY, fit_model, prepare_data
+from .run import fit_model, prepare_data
 
 _TEXT, _TRAIN = TextConfig(), TrainConfig()  # the defaults, as `attnclf train` has them
 
@@ -210,12 +212,10 @@ class AttentionClassifier(ClassifierMixin, BaseEstimator):
     def _dataset(self, texts: list[str], encoded: np.ndarray, classes: np.ndarray) -> Dataset:
         """The texts with their labels' indices into `classes`, `validation_fraction` of them
         held out, split as load_dataset splits a file's training rows; no test split."""
-        from ..data.splits import _split_examples
-
-        every = Examples(texts, encoded.astype(np.int64))
-        train, validation = _split_examples(every, self.validation_fraction, self.seed)
         names = [str(label) for label in classes]
-        return Dataset(IN_MEMORY, names, train, validation, every.subset(np.arange(0)))
+        rows = RawSplit(texts, [names[i] for i in encoded])
+        split = DataConfig(validation_fraction=self.validation_fraction, seed=self.seed)
+        return split_rows(rows, RawSplit(), IN_MEMORY, split, {}, where=ROWS, label_names=names)
 
 
 def texts_of(X: Any) -> list[str]:

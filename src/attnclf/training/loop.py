@@ -1,6 +1,7 @@
 """fit(): the training loop. Adam on binary cross-entropy (one sigmoid output, two classes) or
 categorical cross-entropy (more classes), validation after every epoch, the best epoch kept,
-checkpoints to resume from (see checkpoint.py).
+early stopping after `patience` epochs without a better one, checkpoints to resume from (see
+checkpoint.py).
 
 `fit` is one loop read top to bottom; the step (`train_step`), validation (`validate`) and the
 epoch's record (`epoch_record`) are functions of their own below it. What it tells as it goes
@@ -113,7 +114,7 @@ def fit(
     checkpoints = Checkpoints(checkpoint_dir, fingerprint, trainer, seconds_before=run.seconds)
     try:
         with interrupts_between_steps() as interrupt_requested:
-            while run.epoch <= config.epochs:
+            while run.epoch <= config.epochs and not patience_spent(run, config.patience):
                 order = epoch_order(train, config.batch_size, rng, run)
                 model.train()
                 epoch_start = time.perf_counter() - run.epoch_seconds
@@ -383,6 +384,12 @@ def validate(model: nn.Module, validation: EncodedTexts, device: torch.device) -
         "val_loss": classification_loss(logits, labels).item(),
         "val_accuracy": (predicted_labels(logits) == labels).float().mean().item(),
     }
+
+
+def patience_spent(run: Progress, patience: int) -> bool:
+    """Early stopping: whether the last `patience` epochs all fell short of the best one (0:
+    never; without a validation split every epoch is the best so far)."""
+    return bool(patience) and run.epoch - 1 - run.best_epoch >= patience
 
 
 def ranking(record: dict) -> tuple[float, float]:

@@ -7,21 +7,18 @@ folder."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..config import DataConfig, TextConfig, TrainConfig, to_dict
-from ..data.examples import Dataset, Examples, RawSplit
-from ..data.readers import NAN_LABEL, label_name
+from ..data.examples import Dataset, Examples
+from ..data.memory import InMemoryRows, rows_dataset
 from ..data.splits import load_dataset
 from ..errors import AttnclfError
 from ..evaluation.metrics import (
@@ -43,11 +40,6 @@ from .distributed import start as start_processes
 from .embeddings import Pretrained, load_pretrained, use_pretrained
 from .logs import ATTENTION_TEXTS, TensorBoardLogger
 from .loop import fit
-
-# Rows in memory: a (texts, labels) pair of sequences, a pandas DataFrame, or a Hugging Face
-# datasets.Dataset (anything with `column_names` whose columns are read by name)
-InMemoryRows = Any
-IN_MEMORY = "in-memory"  # the name of a dataset made from rows in memory
 
 
 @dataclass
@@ -91,7 +83,7 @@ def prepare_data(
     if dataset is None and isinstance(data, DataConfig):
         dataset = load_dataset(data)
     elif dataset is None:
-        dataset = in_memory_dataset(data, data_config or DataConfig())
+        dataset = rows_dataset(data, data_config or DataConfig())
     # The train split (with any pseudo-labelled texts) is tokenised once, for its vocabulary and
     # its ids together.
     training = dataset.training_examples()
@@ -110,115 +102,6 @@ def prepare_data(
         encode(dataset.test),
         time.perf_counter() - start,
     )
-
-
-# --- rows in memory ---------------------------------------------------------------------------
-
-
-def in_memory_dataset(rows: InMemoryRows, config: DataConfig) -> Dataset:
-    """Rows in memory split into train, validation and test as `load_dataset` splits a file's
-    rows: the same rows and DataConfig give the same split."""
-    # splits.py's steps after reading a file, for rows that were never in one
-    from ..data.splits import _label_names, _split_examples, _split_indices, _stratified_sample
-
-    skipped: Counter[str] = Counter()
-    raw = in_memory_split(
-        *in_memory_columns(rows, config.text_column, config.label_column), skipped
-    )
-    if len(raw.texts) < 4:
-        raise AttnclfError(
-            f"the rows have {len(raw.texts)} usable examples; a run needs at least 4"
-        )
-    train_index, test_index = _split_indices(
-        raw.labels, config.seed, test_size=config.test_fraction
-    )
-    if len({raw.labels[i] for i in train_index}) < 2:
-        raise AttnclfError(
-            f"the rows have only one class ({raw.labels[train_index[0]]!r}) in their training "
-            f"examples; a classifier needs at least two: check label_column "
-            f"({config.label_column!r})"
-        )
-    label_names = _label_names(raw.labels)
-    index = {label: i for i, label in enumerate(label_names)}
-    every = Examples(raw.texts, np.array([index[x] for x in raw.labels], dtype=np.int64))
-    train, test = every.subset(train_index), every.subset(test_index)
-    if config.limit:
-        train = _stratified_sample(train, config.limit, config.seed)
-        test = _stratified_sample(test, config.limit, config.seed)
-    train, validation = _split_examples(train, config.validation_fraction, config.seed)
-    return Dataset(IN_MEMORY, label_names, train, validation, test, dict(skipped))
-
-
-def in_memory_split(texts: list[Any], labels: list[Any], skipped: Counter[str]) -> RawSplit:
-    """The rows by the file readers' rules (readers.py): a text must be a string; a row with an
-    empty text or label is skipped and counted in `skipped`; a label is named as
-    readers.label_name names it (1, 1.0 and "1" are one class, "1")."""
-    raw = RawSplit()
-    for number, (text, label) in enumerate(zip(texts, labels, strict=True), start=1):
-        if text is not None and not isinstance(text, str):
-            raise AttnclfError(
-                f"row {number}: the text is a {type(text).__name__}, not a string; give texts "
-                "as strings (check text_column)"
-            )
-        name = label_name(label)
-        if text is None or not text.strip():
-            skipped["empty text"] += 1
-        elif name is None:
-            skipped[NAN_LABEL] += 1
-        elif not name:
-            skipped["empty label"] += 1
-        else:
-            raw.add(text, name)
-    return raw
-
-
-def in_memory_columns(
-    rows: InMemoryRows, text_column: str, label_column: str
-) -> tuple[list[Any], list[Any]]:
-    """The texts and labels of rows in memory, a missing value as None. A pandas DataFrame (if
-    pandas is loaded, `rows` may be one) or a datasets.Dataset-like object is read by column;
-    a datasets ClassLabel column gives its label names, not its numbers."""
-    if isinstance(rows, tuple) and len(rows) == 2:
-        texts, labels = list(rows[0]), list(rows[1])
-        if len(texts) != len(labels):
-            raise AttnclfError(f"{len(texts)} texts but {len(labels)} labels; give one per text")
-        return texts, labels
-    pandas = sys.modules.get("pandas")
-    if pandas is not None and isinstance(rows, pandas.DataFrame):
-        _check_columns([str(name) for name in rows.columns], text_column, label_column)
-
-        def column(name: str) -> list[Any]:
-            values = rows[name]
-            return values.astype(object).where(values.notna(), None).tolist()
-
-        return column(text_column), column(label_column)
-    columns: Any = getattr(rows, "column_names", None)
-    if isinstance(columns, Mapping):  # a datasets.DatasetDict: one Dataset per split
-        raise AttnclfError(
-            f"the rows are a dict of splits ({', '.join(map(str, columns))}); give one of them, "
-            "e.g. rows['train']"
-        )
-    if not isinstance(columns, Sequence):
-        raise AttnclfError(
-            f"cannot read rows from a {type(rows).__name__}; give a DataConfig naming a file, "
-            "(texts, labels), a pandas DataFrame or a datasets.Dataset"
-        )
-    _check_columns(list(columns), text_column, label_column)
-    texts, labels = list(rows[text_column]), list(rows[label_column])
-    names = getattr(getattr(rows, "features", {}).get(label_column), "names", None)
-    if names:  # a ClassLabel: ids into `names`, -1 for none
-        labels = [names[i] if isinstance(i, int) and 0 <= i < len(names) else None for i in labels]
-    return texts, labels
-
-
-def _check_columns(columns: list[str], text_column: str, label_column: str) -> None:
-    for column, setting in ((text_column, "text_column"), (label_column, "label_column")):
-        if column not in columns:
-            raise AttnclfError(
-                f"the rows have no column {column!r} (their columns: "
-                f"{', '.join(columns) or 'none'}); name the right one with "
-                f"DataConfig({setting}=...)"
-            )
 
 
 # --- training ---------------------------------------------------------------------------------

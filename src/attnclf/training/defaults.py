@@ -1,0 +1,292 @@
+"""What `attnclf train` chooses from the data for the settings the user leaves at auto (the
+model, the length cut, the vocabulary, the epochs), each said in one line with why (`choose`),
+and the training of what was chosen: one family, or NBSVM and an attention model weighed into an
+ensemble on validation (`train_choice`). `compare` chooses nothing: its defaults are the
+tutorial's.
+
+The rules come from what README measured ("Small and short data: what to use when": IMDB cut to
+sentence-length texts, 2,000 and 10,000 of them; and the record recipe on 25,000 long reviews):
+
+- model: NBSVM alone below 2,000 training texts, where attention models trained from scratch
+  were 3-6 points below it (and an ensemble fell back to NBSVM's answer); from 2,000 on, NBSVM
+  and the self-attention model weighed into one on validation, the best at 10,000 texts and on
+  long reviews. Pretrained vectors (`--embeddings`) lifted the attention models to NBSVM's level
+  at 2,000 texts, so with them the ensemble is chosen at any size. Without a validation split
+  there is nothing to weigh on: NBSVM.
+- max-len: for an attention model, the 95th percentile of the training texts' token counts,
+  rounded up to a multiple of 8 and at most 512 (longer batches cost time for the few texts that
+  need them); NBSVM reads whole texts (up to 4,096 tokens), as the record recipe's did.
+- vocab-size: 10,000 words for an attention model (its embedding table: rarer words get too
+  few updates to learn); every training word (up to 200,000) for NBSVM, whose n-gram weights
+  come from counts and use rare words too, as the record recipe's did.
+- epochs: up to 20, stopping after 3 epochs without a better validation accuracy and keeping
+  the best epoch: README found the best epoch on small data anywhere from 2 to 20 (without a
+  validation split: the 2 of `compare`). On small data an epoch is a few steps, and the weights
+  validated are a moving average over the last ~100 (TrainConfig.ema_decay 0.99), so the wait
+  is at least 200 steps' worth of epochs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import DataConfig, TextConfig, TrainConfig
+from ..data.examples import Dataset
+from ..evaluation.records import ModelMetrics
+from ..inference.classifier import TextScorer
+from ..inference.ensemble import MEMBERS_DIR, weigh
+from ..models import get_family
+from ..text.tokens import tokenize
+from .compare import ensemble_metrics_record
+from .distributed import barrier, current
+from .run import fit_model, metrics_on_test, prepare_data, train_model
+
+AUTO = "auto"
+NBSVM, ATTENTION, ENSEMBLE = "nbsvm", "self-attention", "ensemble"
+SMALL_DATA = 2_000  # training texts below which NBSVM alone is chosen
+LENGTH_QUANTILE, LENGTH_STEP, SHORTEST, LONGEST_ATTENTION = 0.95, 8, 8, 512
+LONGEST_NBSVM = 4_096
+ATTENTION_VOCAB, NBSVM_VOCAB = 10_000, 200_000
+MOST_EPOCHS, PATIENCE, PATIENCE_STEPS = 20, 3, 200
+LENGTH_SAMPLE = 20_000  # training texts whose tokens are counted for the length cut
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Requested:
+    """The settings the user named (None: choose it from the data)."""
+
+    model: str | None = None
+    max_len: int | None = None
+    vocab_size: int | None = None
+    epochs: int | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """A model to train: its family and the text and training settings chosen for it."""
+
+    family: str
+    text: TextConfig
+    training: TrainConfig
+
+
+@dataclass
+class Choice:
+    """What train trains: one member, or several weighed into an ensemble (`name` "ensemble");
+    and one line for each choice made, saying what and why."""
+
+    name: str
+    members: list[Member]
+    lines: list[str] = field(default_factory=list)
+
+
+def choose(
+    dataset: Dataset, text: TextConfig, training: TrainConfig, requested: Requested
+) -> Choice:
+    """The model and settings for `dataset`: what `requested` names, the rest chosen by the
+    rules above (`text` and `training` give every other setting)."""
+    examples = dataset.training_examples()
+    counts = token_counts(examples.texts, text.tokenizer, training.seed)
+    validated = len(dataset.validation) > 0
+    name, why = choose_model(len(examples), validated, training.embeddings, requested.model)
+    families = [NBSVM, ATTENTION] if name == ENSEMBLE else [name]
+    lines = [why] if why else []
+    lengths = {family: length_for(family, counts, requested.max_len) for family in families}
+    if requested.max_len is None:
+        lines.append(length_line(lengths, counts))
+    vocab = {family: requested.vocab_size or vocab_for(family) for family in families}
+    if requested.vocab_size is None:
+        lines.append(vocab_line(vocab))
+    epochs, patience = training.epochs, 0
+    neural = [family for family in families if get_family(family).fit is None]
+    if requested.epochs is not None:
+        epochs = requested.epochs
+    elif neural and validated:
+        epochs, patience = MOST_EPOCHS, patience_for(len(examples), training.batch_size)
+        lines.append(epochs_line(neural, patience, len(examples), training.batch_size))
+    elif neural:
+        lines.append(
+            f"chose epochs {epochs}: no validation split to stop on (--validation-fraction 0)"
+        )
+    looped = dataclasses.replace(training, epochs=epochs, patience=patience)
+    # NBSVM beside an attention model: no epochs to choose, no word vectors to start from
+    beside = dataclasses.replace(training, embeddings=None, freeze_embeddings=False)
+    members = [
+        Member(
+            family,
+            dataclasses.replace(text, max_len=lengths[family], vocab_size=vocab[family]),
+            looped if family in neural else beside if name == ENSEMBLE else training,
+        )
+        for family in families
+    ]
+    return Choice(name, members, lines)
+
+
+def choose_model(
+    examples: int, validated: bool, embeddings: str | None, requested: str | None
+) -> tuple[str, str | None]:
+    """(the model, the line that says why) for `examples` training texts."""
+    if requested is not None:
+        return requested, None
+    if not validated:
+        return NBSVM, (
+            "chose model nbsvm: no validation split to weigh an ensemble on "
+            "(--validation-fraction 0); --model NAME trains another family"
+        )
+    if examples < SMALL_DATA and embeddings is None:
+        return NBSVM, (
+            f"chose model nbsvm: {examples:,} training texts, fewer than {SMALL_DATA:,}, where "
+            "attention models trained from scratch were 3-6 points below NBSVM (README, small "
+            "data); --model NAME trains another family"
+        )
+    size = "with --embeddings" if examples < SMALL_DATA else f"{SMALL_DATA:,} or more"
+    return ENSEMBLE, (
+        f"chose model ensemble of nbsvm and {ATTENTION}, weighed on validation: {examples:,} "
+        f"training texts ({size}), where NBSVM and an attention model weighed together beat "
+        "either alone (README); --model NAME trains one family"
+    )
+
+
+def patience_for(examples: int, batch_size: int) -> int:
+    """Epochs without a better validation accuracy before training stops: PATIENCE, or as many
+    as make PATIENCE_STEPS steps; 0 (never stop) where that is all the epochs."""
+    steps = max(-(-examples // batch_size), 1)  # an epoch's
+    patience = max(PATIENCE, -(-PATIENCE_STEPS // steps))
+    return patience if patience < MOST_EPOCHS else 0
+
+
+def epochs_line(families: list[str], patience: int, examples: int, batch_size: int) -> str:
+    steps = max(-(-examples // batch_size), 1)
+    why = "on small data the best epoch was anywhere from 2 to 20 (README)"
+    if not patience:
+        return (
+            f"chose epochs {MOST_EPOCHS} for {', '.join(families)}, the best on validation kept: "
+            f"{why}; an epoch is {steps} steps here, too few to stop early on (the weight "
+            f"average needs {PATIENCE_STEPS} to show a change)"
+        )
+    return (
+        f"chose epochs up to {MOST_EPOCHS} for {', '.join(families)}, stopping after {patience} "
+        f"({patience * steps:,} steps) without a better validation accuracy, the best kept: "
+        f"{why}"
+    )
+
+
+def token_counts(texts: Sequence[str], tokenizer: str, seed: int) -> np.ndarray:
+    """(N,) the tokens of each training text (of a seeded sample of LENGTH_SAMPLE of them)."""
+    if len(texts) > LENGTH_SAMPLE:
+        chosen = np.random.default_rng(seed).choice(len(texts), LENGTH_SAMPLE, replace=False)
+        texts = [texts[i] for i in chosen]
+    return np.array([len(tokenize(text, tokenizer)) for text in texts] or [0])
+
+
+def length_for(family: str, counts: np.ndarray, requested: int | None) -> int:
+    """The tokens `family` keeps of a text: `requested`, else the rule above."""
+    if requested is not None:
+        return requested
+    if family == NBSVM:
+        return _rounded(float(counts.max()), LONGEST_NBSVM)
+    return _rounded(float(np.quantile(counts, LENGTH_QUANTILE)), LONGEST_ATTENTION)
+
+
+def _rounded(tokens: float, most: int) -> int:
+    return min(max(math.ceil(tokens / LENGTH_STEP) * LENGTH_STEP, SHORTEST), most)
+
+
+def length_line(lengths: dict[str, int], counts: np.ndarray) -> str:
+    percentile = math.ceil(float(np.quantile(counts, LENGTH_QUANTILE)))
+    parts = []
+    for family, length in lengths.items():
+        if family == NBSVM:
+            capped = ", the most it reads" if length == LONGEST_NBSVM else ""
+            parts.append(f"{length} for nbsvm (the longest text{capped})")
+        else:
+            capped = f", at most {LONGEST_ATTENTION}" if length == LONGEST_ATTENTION else ""
+            parts.append(f"{length} for {family} (95% of the texts{capped})")
+    return (
+        f"chose max-len {' and '.join(parts)}: 95% of the training texts have at most "
+        f"{percentile:,} tokens, the longest {int(counts.max()):,}; rounded up to a multiple of "
+        f"{LENGTH_STEP}"
+    )
+
+
+def vocab_for(family: str) -> int:
+    return NBSVM_VOCAB if family == NBSVM else ATTENTION_VOCAB
+
+
+def vocab_line(vocab: dict[str, int]) -> str:
+    parts = [
+        f"up to {size:,} for nbsvm (every training word: its n-gram weights use rare words too)"
+        if family == NBSVM
+        else f"{size:,} for {family} (the most frequent words: rarer ones get too few updates)"
+        for family, size in vocab.items()
+    ]
+    return f"chose vocab-size {' and '.join(parts)}"
+
+
+# --- training what was chosen -----------------------------------------------------------------
+
+
+def train_choice(
+    choice: Choice,
+    dataset: Dataset,
+    data_config: DataConfig,
+    out: Path | None,
+    *,
+    progress: bool = True,
+    resume: Path | None = None,
+    log_dir: str | Path | None = None,
+    log: Log = print,
+) -> tuple[TextScorer, ModelMetrics]:
+    """Train what `choice` holds on `dataset`, test it and save it into `out`: one model
+    folder, or an ensemble's, with each member's folder (and the attention model's checkpoints)
+    under `out/members/`. `resume` and `log_dir` go to the model trained by the gradient loop."""
+    if len(choice.members) == 1:
+        member = choice.members[0]
+        data = prepare_data(data_config, member.text, dataset)
+        classifier, metrics = train_model(
+            member.family, data, member.training, out, progress, resume, log_dir=log_dir
+        )
+        say_epochs(member, metrics, log)
+        return classifier, metrics
+    classifiers, members = [], {}
+    for member in choice.members:
+        log(f"training {member.family}")
+        looped = get_family(member.family).fit is None  # trained by the gradient loop
+        folder = out / MEMBERS_DIR / member.family if out is not None else None
+        data = prepare_data(data_config, member.text, dataset)
+        trained = fit_model(
+            member.family,
+            data,
+            member.training,
+            progress,
+            resume if looped else None,
+            checkpoint_dir=folder / "checkpoint" if folder is not None and looped else None,
+            log_dir=log_dir if looped else None,
+        )
+        metrics = metrics_on_test(trained, data, member.training)
+        log(f"{member.family}: test accuracy {metrics.test_accuracy:.4f}")
+        say_epochs(member, metrics, log)
+        classifiers.append((member.family, trained.classifier(data, member.training, metrics)))
+        members[member.family] = metrics
+    ensemble, weighing = weigh(classifiers, dataset, log=log)
+    log(f"ensemble weights (chosen on validation): {ensemble.describe()}")
+    if out is not None and current().is_main:  # one writer; the others wait for the folder
+        ensemble.save(out)
+    barrier()
+    return ensemble, ensemble_metrics_record(weighing, members)
+
+
+def say_epochs(member: Member, metrics: ModelMetrics, log: Log) -> None:
+    """Where early stopping stopped, and the epoch kept."""
+    if member.training.patience and metrics.history:
+        log(
+            f"{member.family}: trained {len(metrics.history)} epochs, kept epoch "
+            f"{metrics.best_epoch} (the best on validation)"
+        )

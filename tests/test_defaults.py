@@ -1,0 +1,207 @@
+"""A good model by default (issue 33, item 3): `train` chooses the settings the user leaves at
+auto from the data and says each choice in one line; what the user names is kept; `compare`
+keeps the tutorial's settings; early stopping keeps the best epoch."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import typer
+from conftest import make_reviews, write_reviews_csv
+from helpers import assert_one_line_error, run_cli
+
+import attnclf
+from attnclf.cli import app
+from attnclf.cli.common import TrainingOptions
+from attnclf.config import DataConfig, RunConfigs, TextConfig, TrainConfig
+from attnclf.data.examples import Dataset, Examples
+from attnclf.training import defaults
+from attnclf.training.checkpoint import Progress
+from attnclf.training.defaults import Requested, choose, patience_for, token_counts
+from attnclf.training.loop import patience_spent
+
+
+def dataset(train: int, validation: int = 10, words: int = 9) -> Dataset:
+    """`train` texts of 1 to `words` words (the longest first), two labels."""
+    texts = [" ".join(["word"] * (words - i % words)) for i in range(train)]
+
+    def examples(n: int, source: list[str]) -> Examples:
+        return Examples(source[:n], np.arange(n, dtype=np.int64) % 2)
+
+    return Dataset("d", ["neg", "pos"], examples(train, texts), examples(validation, texts),
+                   examples(4, texts))  # fmt: skip
+
+
+def lines_of(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("chose ")]
+
+
+# --- the rules --------------------------------------------------------------------------------
+
+
+def test_small_data_gets_nbsvm_reading_whole_texts(monkeypatch):
+    choice = choose(dataset(100), TextConfig(), TrainConfig(), Requested())
+    assert choice.name == "nbsvm" and [m.family for m in choice.members] == ["nbsvm"]
+    (member,) = choice.members
+    assert member.text.max_len == 16 and member.text.vocab_size == 200_000  # 9 tokens -> 16
+    assert member.training == TrainConfig()  # nbsvm fits in one pass: no epochs to choose
+    assert choice.lines[0].startswith("chose model nbsvm: 100 training texts, fewer than 2,000")
+    assert [line.split()[1] for line in choice.lines] == ["model", "max-len", "vocab-size"]
+
+
+def test_more_data_gets_nbsvm_and_attention_weighed_together(monkeypatch):
+    monkeypatch.setattr(defaults, "SMALL_DATA", 50)
+    choice = choose(dataset(100, words=40), TextConfig(), TrainConfig(), Requested())
+    assert choice.name == "ensemble"
+    nbsvm, attention = choice.members
+    assert (nbsvm.family, attention.family) == ("nbsvm", "self-attention")
+    assert attention.text.vocab_size == 10_000 and nbsvm.text.vocab_size == 200_000
+    assert attention.text.max_len == 40 and nbsvm.text.max_len == 40
+    assert attention.training.epochs == 20 and attention.training.patience == 0  # 1 step/epoch
+    assert nbsvm.training == TrainConfig()
+    assert "ensemble of nbsvm and self-attention, weighed on validation" in choice.lines[0]
+    assert all(len(line.splitlines()) == 1 for line in choice.lines)
+    assert [line.split()[1] for line in choice.lines] == [
+        "model", "max-len", "vocab-size", "epochs"
+    ]  # fmt: skip
+
+
+def test_pretrained_vectors_or_no_validation_change_the_model():
+    vectors = TrainConfig(embeddings="vectors.txt", freeze_embeddings=True)
+    choice = choose(dataset(100), TextConfig(), vectors, Requested())
+    assert choice.name == "ensemble" and "with --embeddings" in choice.lines[0]
+    nbsvm, attention = choice.members
+    assert nbsvm.training.embeddings is None and not nbsvm.training.freeze_embeddings
+    assert attention.training.embeddings == "vectors.txt"
+    unvalidated = choose(dataset(5_000, validation=0), TextConfig(), TrainConfig(), Requested())
+    assert unvalidated.name == "nbsvm" and "no validation split" in unvalidated.lines[0]
+
+
+def test_the_length_cut_is_the_95th_percentile_rounded_up_and_capped():
+    counts = np.array([3] * 95 + [100] * 5)
+    assert defaults.length_for("self-attention", counts, None) == 8  # 3 -> 8, the least
+    assert defaults.length_for("nbsvm", counts, None) == 104  # the longest, 100 -> 104
+    long = np.array([5_000] * 10)
+    assert defaults.length_for("self-attention", long, None) == 512
+    assert defaults.length_for("nbsvm", long, None) == 4_096
+    assert defaults.length_for("nbsvm", long, 30) == 30
+    assert list(token_counts(["a b c", "Hello, world!"], "attnclf", 0)) == [3, 3]
+
+
+def test_patience_is_at_least_200_steps_of_epochs():
+    assert patience_for(100_000, 128) == 3
+    assert patience_for(8_000, 128) == 4  # 63 steps an epoch
+    assert patience_for(300, 128) == 0  # 3 steps an epoch: 67 epochs, more than the 20 run
+
+
+def test_what_the_user_names_is_kept_and_not_announced():
+    named = Requested(model="bilstm", max_len=33, vocab_size=500, epochs=4)
+    choice = choose(dataset(5_000), TextConfig(), TrainConfig(), named)
+    (member,) = choice.members
+    assert (choice.name, member.family) == ("bilstm", "bilstm")
+    assert (member.text.max_len, member.text.vocab_size) == (33, 500)
+    assert (member.training.epochs, member.training.patience) == (4, 0)
+    assert choice.lines == []
+
+
+def test_early_stopping_stops_after_patience_epochs_without_a_better_one():
+    run = Progress(epoch=5, best_epoch=1)  # epochs 2, 3 and 4 were no better than 1
+    assert patience_spent(run, 3) and not patience_spent(run, 4) and not patience_spent(run, 0)
+    assert not patience_spent(Progress(epoch=5, best_epoch=4), 1)
+
+
+# --- through the command line -----------------------------------------------------------------
+
+
+def test_train_says_what_it_chose_and_why(sentiment_csv, tmp_path):
+    result = run_cli("train", "--data", sentiment_csv, "--out", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    chosen = lines_of(result)
+    assert [line.split(":")[0] for line in chosen] == [
+        "chose model nbsvm", "chose max-len 16 for nbsvm (the longest text)",
+        "chose vocab-size up to 200,000 for nbsvm (every training word",
+    ]  # fmt: skip
+    assert result.stdout.startswith("nbsvm: test accuracy")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["architecture"] == "nbsvm" and config["text"]["max_len"] == 16
+
+
+def test_train_keeps_the_options_given(sentiment_csv, tmp_path):
+    out = tmp_path / "sa"
+    result = run_cli(
+        "train", "--data", sentiment_csv, "--model", "self-attention", "--epochs", 1,
+        "--max-len", 12, "--vocab-size", 300, "--out", out, "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["text"]["max_len"] == 12 and config["text"]["vocab_size"] == 300
+    assert config["training"]["epochs"] == 1 and config["training"]["patience"] == 0
+    loud = run_cli(
+        "train", "--data", sentiment_csv, "--model", "nbsvm", "--max-len", "auto",
+        "--vocab-size", 300, "--out", tmp_path / "nb",
+    )  # fmt: skip
+    assert [line.split()[1] for line in lines_of(loud)] == ["max-len"]
+
+
+def test_train_weighs_an_ensemble_and_saves_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(defaults, "SMALL_DATA", 100)
+    data = write_reviews_csv(tmp_path / "reviews.csv", 200)
+    out = tmp_path / "auto"
+    result = run_cli("train", "--data", data, "--epochs", 1, "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ensemble: test accuracy")
+    loaded = attnclf.load(out, "cpu")
+    assert [member.name for member in loaded.members] == ["nbsvm", "self-attention"]
+    assert loaded.predict(["A wonderful, superb film."])[0].label in ("neg", "pos")
+    member = json.loads((out / "members" / "self-attention" / "config.json").read_text())
+    assert member["training"]["epochs"] == 1  # --epochs given: kept
+    assert (out / "members" / "self-attention" / "checkpoint").is_dir()
+
+
+def test_the_default_folder_is_named_after_the_choice(sentiment_csv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("train", "--data", sentiment_csv, "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "models" / "nbsvm" / "config.json").exists()
+
+
+@pytest.mark.parametrize(
+    "option, value, fragment",
+    [("--epochs", "x", "not a whole number or auto"), ("--max-len", "0", "at least 1")],
+)
+def test_bad_numbers_are_one_line(sentiment_csv, option, value, fragment):
+    assert_one_line_error(run_cli("train", "--data", sentiment_csv, option, value), fragment)
+
+
+# --- compare keeps the tutorial's settings ----------------------------------------------------
+
+
+def test_compare_with_no_options_has_the_tutorials_settings():
+    assert TrainingOptions().configs() == RunConfigs(DataConfig(), TextConfig(), TrainConfig())
+    assert (TrainConfig().epochs, TextConfig().max_len, TextConfig().vocab_size) == (
+        2, 200, 10_000,
+    )  # fmt: skip
+    command = typer.main.get_command(app).commands["compare"]  # type: ignore[attr-defined]
+    shown = {p.name: p.default for p in command.params}
+    assert (shown["epochs"], shown["max_len"], shown["vocab_size"]) == ("2", "200", "10000")
+    trained = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
+    assert {p.name: p.default for p in trained.params}["model"] == "auto"
+
+
+def test_compare_refuses_auto(sentiment_csv, tmp_path):
+    result = run_cli("compare", "--data", sentiment_csv, "--epochs", "auto", "--out", tmp_path)
+    assert_one_line_error(result, "--epochs auto is for `attnclf train`", "default: 2")
+
+
+def test_a_headerless_file_and_auto_settings_together(tmp_path):
+    path = tmp_path / "train.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows((label, text) for text, label in make_reviews(120))
+    result = run_cli(
+        "train", "--data", path, "--text-column", 2, "--label-column", 1, "--out", tmp_path / "m"
+    )
+    assert result.exit_code == 0, result.output
+    assert "no header row (detected" in result.stderr and lines_of(result)
