@@ -52,6 +52,10 @@ from attnclf.models.families.self_attention import (
     SelfAttentionConfig,
     forward_flops,
 )
+from attnclf.models.families.word_attention import (
+    WordAttentionClassifier,
+    WordAttentionConfig,
+)
 from attnclf.models.layers.attention import float32, lengths_to_mask
 from attnclf.models.outputs import ClassifierOutput
 from attnclf.models.registry import Family, register
@@ -108,6 +112,39 @@ class TaScClassifier(SelfAttentionClassifier):
         return ClassifierOutput(logits, attention=shown)
 
 
+@dataclass
+class GatedVotesConfig(WordAttentionConfig):
+    sparsity: float = 0.05  # weight of the mean gate in the loss
+
+
+class GatedVotesClassifier(WordAttentionClassifier):
+    """word-attention with the softmax replaced by a sigmoid gate per token and the votes
+    summed, not averaged (an NBSVM-like sum of word votes, each gated by its context): deleting
+    a token takes its term away and gives its weight to no other; an L1 penalty on the gates
+    keeps few of them open. The weights shown are the gates, renormalised."""
+
+    def __init__(self, config: GatedVotesConfig, vocab=None):
+        super().__init__(config, vocab)
+        self.log_scale.data.fill_(0.0)
+        self.attention.score.weight.data /= 10  # gates start near 0.5, not saturated
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        mask = lengths_to_mask(lengths, ids.shape[1])  # (B, T)
+        embedded = self.dropout(self.embedding(ids))  # (B, T, E)
+        states = self.encoder(embedded, lengths)  # (B, T, 2H)
+        with float32(states):
+            pooling = self.attention
+            scores = pooling.score(torch.tanh(pooling.project(states.float()))).squeeze(-1)
+            gates = torch.sigmoid(scores) * mask  # (B, T)
+            words = self.dropout(torch.tanh(self.word(embedded.float())))  # (B, T, V)
+            votes = torch.tanh(self.vote(words))  # (B, T, C)
+            terms = self.log_scale.exp() * gates[..., None] * votes  # (B, T, C)
+            logits = terms.sum(dim=1) + self.bias  # (B, C)
+            shown = gates / gates.sum(1, keepdim=True).clamp(min=1e-12)  # (B, T)
+            penalty = self.config.sparsity * (gates.sum(1) / mask.sum(1).clamp(min=1)).mean()
+        return ClassifierOutput(logits, attention=shown, auxiliary_loss=penalty)
+
+
 def register_candidates() -> None:
     tiny = dict(vocab_size=50, embedding_dim=8, hidden_size=6, attention_size=5, dropout=0.0)
     register(
@@ -118,6 +155,15 @@ def register_candidates() -> None:
             DiversityClassifier,
             tiny,
             forward_flops,
+        )
+    )
+    register(
+        Family(
+            "gated-votes",
+            "word votes summed, each gated by a sigmoid of its context (L1 on the gates)",
+            GatedVotesConfig,
+            GatedVotesClassifier,
+            {**tiny, "vote_size": 7},
         )
     )
     register(
