@@ -7,10 +7,11 @@ weights), through the library, as `attnclf compare` runs it.
 
 Per family: test accuracy (mean and spread over the seeds), training seconds, inference
 reviews/s, parameters and the faithfulness AOPC (comprehensiveness and sufficiency of the
-attention, or of the token scores of NBSVM, on 200 test reviews of the first seed), with the
-CPU it ran on. Writes attention_helps.json and attention_helps.md into --out.
+attention, or of the token scores of NBSVM, and of integrated gradients on the same model, on
+`--faithfulness-sample` test reviews of every seed, mean ± sd over the seeds), with the CPU it
+ran on. Writes attention_helps.json and attention_helps.md into --out.
 
-    python benchmarks/attention_helps.py                       # everything (about an hour)
+    python benchmarks/attention_helps.py                       # everything (over an hour)
     python benchmarks/attention_helps.py --seeds 0 --skip-best # one seed, tutorial settings
     python benchmarks/attention_helps.py --save-best runs/best-families  # keep those models
 """
@@ -40,25 +41,30 @@ WITHOUT_VECTORS = {"nbsvm"}  # a linear model on n-grams: no embedding layer
 
 
 def faithfulness_of(report: dict | None) -> dict:
-    """AOPC of the family's own explanation: attention, else NBSVM's token scores (read
-    through gradient x input, which on its binary presence features is the token score)."""
+    """AOPC of the family's own explanation (attention, else NBSVM's token scores, read through
+    gradient x input, which on its binary presence features is the token score), and of
+    integrated gradients on the same model, the yardstick."""
     if not report:
         return {}
     methods = report.get("methods", {})
+    found: dict = {}
     for method in ("attention", "gradient_x_input"):
         if method in methods:
-            found = methods[method]
-            return {
+            own = methods[method]
+            found = {
                 "method": method,
-                "aopc_comprehensiveness": found["aopc_comprehensiveness"],
-                "aopc_sufficiency": found["aopc_sufficiency"],
+                "aopc_comprehensiveness": own["aopc_comprehensiveness"],
+                "aopc_sufficiency": own["aopc_sufficiency"],
             }
-    return {}
+            break
+    if "integrated_gradients" in methods:
+        ig = methods["integrated_gradients"]
+        found["ig_comprehensiveness"] = ig["aopc_comprehensiveness"]
+        found["ig_sufficiency"] = ig["aopc_sufficiency"]
+    return found
 
 
-def run(
-    families, data, seed, text=None, training=None, word2vec=None, faithfulness=200, out=None
-):
+def run(families, data, seed, text=None, training=None, word2vec=None, faithfulness=200, out=None):
     """One compare run; per family its figures. `out`: keep the run's model folders there."""
     neural = [f for f in families if f not in WITHOUT_VECTORS]
     result = compare(
@@ -93,6 +99,20 @@ def run(
     }, record.wall_seconds
 
 
+def aopc_cell(runs: list[dict], comprehensiveness: str, sufficiency: str) -> str:
+    """ "compr. / suff." as mean ± sd over the seeds that measured them; "-" where none did."""
+    measured = [r for r in runs if comprehensiveness in r]
+    if not measured:
+        return "-"
+
+    def spread(key: str) -> str:
+        values = [r[key] for r in measured]
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.mean(values):.3f} ± {sd:.3f}"
+
+    return f"{spread(comprehensiveness)} / {spread(sufficiency)}"
+
+
 def markdown(result: dict) -> str:
     env = result["environment"]
     seeds = result["seeds"]
@@ -101,24 +121,21 @@ def markdown(result: dict) -> str:
         f"tutorial settings over seeds {', '.join(map(str, seeds))}; best settings seed 0.",
         "",
         "| family | attention | tutorial: test acc (mean ± sd) | train s | reviews/s | params "
-        "| AOPC compr. / suff. | best: test acc | train s | reviews/s | params |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| own explanation: AOPC compr. / suff. | integrated gradients: compr. / suff. "
+        "| best: test acc | train s | reviews/s | params |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for family in result["families"]:
         runs = [result["tutorial"][str(s)][family] for s in seeds]
         accuracy = [r["test_accuracy"] * 100 for r in runs]
         spread = statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0
         first = runs[0]
-        faith = (
-            f"{first['aopc_comprehensiveness']:.3f} / {first['aopc_sufficiency']:.3f}"
-            + (
-                f" ({'token scores' if family == 'nbsvm' else 'gradient x input'})"
-                if first.get("method") == "gradient_x_input"
-                else ""
-            )
-            if "aopc_comprehensiveness" in first
-            else "-"
+        faith = aopc_cell(runs, "aopc_comprehensiveness", "aopc_sufficiency") + (
+            f" ({'token scores' if family == 'nbsvm' else 'gradient x input'})"
+            if first.get("method") == "gradient_x_input"
+            else ""
         )
+        gradients = aopc_cell(runs, "ig_comprehensiveness", "ig_sufficiency")
         best = result.get("best", {}).get(family)
         best_cells = (
             [
@@ -141,6 +158,7 @@ def markdown(result: dict) -> str:
                     f"{statistics.mean(r['infer_samples_per_s'] for r in runs):.0f}",
                     f"{first['params']:,}",
                     faith,
+                    gradients,
                     *best_cells,
                 ]
             )
@@ -155,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--skip-best", action="store_true", help="Only the tutorial settings.")
+    parser.add_argument(
+        "--faithfulness-sample",
+        type=int,
+        default=200,
+        help="Test reviews the faithfulness is measured on, for every seed (0: none).",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/attention_helps"))
     parser.add_argument(
         "--save-best",
@@ -183,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     started = time.perf_counter()
     for seed in seeds:
-        figures, wall = run(families, args.data, seed, faithfulness=200 if seed == seeds[0] else 0)
+        figures, wall = run(families, args.data, seed, faithfulness=args.faithfulness_sample)
         result["tutorial"][str(seed)] = figures
         print(f"seed {seed}: {wall:.0f} s", file=sys.stderr, flush=True)
     if not args.skip_best:
