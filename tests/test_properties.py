@@ -5,6 +5,7 @@ counted; mistakes in the user's data are one-line AttnclfErrors naming the file 
 
 from __future__ import annotations
 
+import builtins
 import csv
 import json
 import tempfile
@@ -322,9 +323,13 @@ def test_jsonl_lone_surrogates_and_numeric_labels(tmp_path):
 def test_unreadable_file_is_a_one_line_error(tmp_path, monkeypatch):
     path = _write_table(tmp_path / "locked.csv", BASE)
 
-    def refuse(self):
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = builtins.open
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    def refuse(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refuse)
     with pytest.raises(AttnclfError, match=rf"^cannot read {path} \(Permission denied\)"):
         load_dataset(DataConfig(source=str(path)))

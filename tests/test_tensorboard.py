@@ -137,8 +137,9 @@ def test_nbsvm_logs_its_one_pass_with_the_estimator(tmp_path):
 def test_attnclf_train_log_dir(tmp_path):
     data = write_reviews_csv(tmp_path / "reviews.csv", 120)
     result = run_cli(
-        "train", "--data", data, "--out", tmp_path / "model", "--log-dir", tmp_path / "logs",
-        "--epochs", 1, "--vocab-size", 100, "--batch-size", 32, "-q",
+        "train", "--model", "self-attention", "--data", data, "--out", tmp_path / "model",
+        "--log-dir", tmp_path / "logs", "--epochs", 1, "--vocab-size", 100, "--batch-size", 32,
+        "-q",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     tags = read_events(tmp_path / "logs").Tags()

@@ -63,6 +63,9 @@ COMPUTING = {
 }
 
 
+TRAINING = {"train", "compare", "seq2seq", "embeddings"}
+
+
 def main() -> None:
     from ..runtime.heap import tune_memory_allocator
 
@@ -71,8 +74,10 @@ def main() -> None:
         if computing(sys.argv[1:]):
             from ..runtime.threads import apply_thread_choice
 
+            # a training run says what it chose; predictions keep their stderr for errors
+            tell = (lambda line: typer.echo(line, err=True)) if sys.argv[1] in TRAINING else None
             with user_errors():
-                apply_thread_choice(log=lambda line: typer.echo(line, err=True))
+                apply_thread_choice(log=tell)
         app()
     finally:
         from ..training.distributed import stop

@@ -47,8 +47,8 @@ def open_binary(path: Path) -> Iterator[BinaryIO]:
 
 def utf8_lines(path: Path, handle: BinaryIO) -> Iterator[str]:
     """The lines of `handle`, split at "\\n" only (kept at their ends), as UTF-8 without a
-    byte-order mark; the first byte that is not UTF-8, or is NUL, is an AttnclfError naming the
-    file, its line and its byte, as `decode_utf8` names them."""
+    byte-order mark; the first byte that is not UTF-8, or a NUL in the first line, is an
+    AttnclfError naming the file, its line and its byte, as `decode_utf8` names them."""
     offset = 0
     for number, raw in enumerate(handle, start=1):
         start = len(codecs.BOM_UTF8) if number == 1 and raw.startswith(codecs.BOM_UTF8) else 0
@@ -57,7 +57,9 @@ def utf8_lines(path: Path, handle: BinaryIO) -> Iterator[str]:
             bad = None
         except UnicodeDecodeError as error:
             bad = start + error.start
-        nul = raw.find(b"\0")
+        # NUL is UTF-8, but a first line with one is UTF-16 (ASCII text has a NUL in every
+        # other byte) or binary, not text with garbage column names; later, it is a character
+        nul = raw.find(b"\0") if number == 1 else -1
         if bad is not None or nul >= 0:
             position = min(p for p in (bad, nul) if p is not None and p >= 0)
             raise not_utf8(path, number, offset + position, position == nul)
@@ -65,12 +67,14 @@ def utf8_lines(path: Path, handle: BinaryIO) -> Iterator[str]:
         yield text
 
 
-def decode_utf8(path: Path, data: bytes, final: bool = True) -> str:
+def decode_utf8(path: Path, data: bytes, final: bool = True, table: bool = False) -> str:
     """UTF-8 text without a byte-order mark; else an error naming the file and the line of the
-    first byte that is not UTF-8 or is NUL (UTF-16 and binary files have them). With
-    `final=False`, `data` is the start of a file and may end inside a character."""
+    first byte that is not UTF-8, or, with `table`, of a NUL in the first line (a table's
+    header or first row: UTF-16 or binary). With `final=False`, `data` is the start of a file
+    and may end inside a character."""
     bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    nul = data.find(b"\0", bom)
+    first_end = data.find(b"\n", bom)
+    nul = data.find(b"\0", bom, first_end if first_end >= 0 else len(data)) if table else -1
     try:
         text = codecs.getincrementaldecoder("utf-8")().decode(data[bom:], final)
         bad = None

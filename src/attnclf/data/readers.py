@@ -17,10 +17,10 @@ What a reader does with bad input; never a traceback for a mistake in the user's
   becomes one padding token.
 - a label that is a number names one class however it is written (`labels.label_name`): 1,
   1.0, "1.0", "+1" and JSON's true are all "1". Any other label is its text, as written.
-- bytes that are not UTF-8 in a text file or a class folder's text file, or a NUL byte (UTF-16,
-  or not a text file): an AttnclfError naming the file, the line and the fix (re-save as UTF-8).
-  A UTF-8 byte-order mark is dropped. The IMDB archive and folder replace bad bytes with U+FFFD,
-  as the published archive is read by everyone.
+- bytes that are not UTF-8 in a text file or a class folder's text file, or a NUL byte in its
+  first line (UTF-16, or not a text file): an AttnclfError naming the file, the line and the
+  fix (re-save as UTF-8). A UTF-8 byte-order mark is dropped. The IMDB archive and folder
+  replace bad bytes with U+FFFD, as the published archive is read by everyone.
 - a column named that the data does not have, a position past its last column, a file whose
   shape is not one of these: one AttnclfError that says what to type instead.
 - duplicate rows are kept, each as its own example (a dataset may repeat a review on purpose);

@@ -70,7 +70,7 @@ def _check_first_line(path: Path) -> None:
     with some bad rows but one in another encoding (UTF-16) or no text at all: one error."""
     with open_binary(path) as handle:
         head = handle.readline(1 << 20)
-    decode_utf8(path, head, final=head.endswith(b"\n") or len(head) < 1 << 20)
+    decode_utf8(path, head, final=head.endswith(b"\n") or len(head) < 1 << 20, table=True)
 
 
 def _check(number: int, row: dict[str, Any], text_column: str) -> str | None:
