@@ -37,7 +37,7 @@ def run_python(code: str, cwd: Path) -> str:
 
 def test_the_python_section_runs_as_written(workdir: Path):
     blocks = python_blocks("Python")
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     # the second block trains and saves a model; the first loads one from a compare run
     run_python(blocks[1], workdir)
     assert (workdir / "models" / "mh" / "model.safetensors").exists()
@@ -51,3 +51,13 @@ def test_the_python_section_runs_as_written(workdir: Path):
     )
     printed = run_python(blocks[0], workdir).splitlines()
     assert len(printed) == 4 and printed[0].split()[0] in ("pos", "neg")
+
+
+def test_the_estimator_example_runs_as_written(workdir: Path):
+    import attnclf
+
+    printed = run_python(python_blocks("Python")[2], workdir).splitlines()
+    assert len(printed) == 2 and 0.0 <= float(printed[0]) <= 1.0
+    assert printed[1].startswith("[") and ("pos" in printed[1] or "neg" in printed[1])
+    loaded = attnclf.load(workdir / "models" / "sa", device="cpu")
+    assert loaded.architecture == "self-attention"
