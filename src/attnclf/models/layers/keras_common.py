@@ -86,6 +86,16 @@ def glorot_normal_(weight: torch.Tensor) -> torch.Tensor:
     return nn.init.trunc_normal_(weight, 0.0, std, -2.0 * std, 2.0 * std)
 
 
+def keras_initialise_(module: nn.Module) -> None:
+    """The libraries' initialisers on a ported layer: glorot_normal kernels (parameters named
+    W...), zero biases."""
+    for name, param in module.named_parameters():
+        if name.startswith("W"):
+            glorot_normal_(param.data)
+        else:
+            nn.init.zeros_(param.data)
+
+
 def check_mask_mode(mask_mode: str) -> None:
     if mask_mode not in MASK_MODES:
         raise ValueError(f"mask_mode must be one of {MASK_MODES}, got {mask_mode!r}")

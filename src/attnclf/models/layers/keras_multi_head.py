@@ -37,7 +37,7 @@ from .keras_common import (
     check_input,
     check_mask_mode,
     correct_softmax,
-    glorot_normal_,
+    keras_initialise_,
     keras_softmax,
 )
 
@@ -106,11 +106,7 @@ class MultiHeadSelfAttention(nn.Module):
 
     def reset_parameters(self) -> None:
         """The library's initialisers: glorot_normal kernels, zero biases."""
-        for name, param in self.named_parameters():
-            if name.startswith("W"):
-                glorot_normal_(param.data)
-            else:
-                nn.init.zeros_(param.data)
+        keras_initialise_(self)
 
     def keras_weight_order(self, layer_name: str = "multi_head_attention") -> list[KerasWeight]:
         """This config's Keras weights in the order the layer creates (and an .h5 stores) them:
