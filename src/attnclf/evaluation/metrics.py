@@ -90,6 +90,15 @@ def classification_metrics(
     }
 
 
+def record_fields(test: dict) -> dict:
+    """classification_metrics' figures under the names a ModelMetrics record gives them."""
+    return {
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        **{key: test[key] for key in ("precision", "recall", "f1", "roc_auc", "confusion_matrix")},
+    }
+
+
 def timed_predict(
     model: nn.Module, data: EncodedTexts, batch_size: int, device: torch.device
 ) -> tuple[torch.Tensor, float]:

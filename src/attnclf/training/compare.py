@@ -21,7 +21,7 @@ import torch
 from ..config import DEFAULT_PSEUDO_THRESHOLD, DataConfig, TextConfig, TrainConfig, to_dict
 from ..data.examples import Dataset
 from ..errors import AttnclfError
-from ..evaluation.metrics import peak_memory_mb
+from ..evaluation.metrics import peak_memory_mb, record_fields
 from ..evaluation.records import ComparisonRecord, ModelMetrics, RunSettings
 from ..explain.explanation import Explanation, explain
 from ..explain.gallery import gallery_indices
@@ -360,13 +360,7 @@ def ensemble_metrics_record(
     (its members' training is in their own rows), and the speed of scoring the test split."""
     test = weighing.test_metrics
     return ModelMetrics(
-        test_accuracy=test["accuracy"],
-        test_loss=test["loss"],
-        precision=test["precision"],
-        recall=test["recall"],
-        f1=test["f1"],
-        roc_auc=test["roc_auc"],
-        confusion_matrix=test["confusion_matrix"],
+        **record_fields(test),
         params=sum(members[name].params for name in weighing.names),
         best_epoch=None,
         train_seconds=round(weighing.seconds, 2),

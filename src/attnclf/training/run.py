@@ -26,6 +26,7 @@ from ..evaluation.metrics import (
     classification_metrics,
     count_parameters,
     peak_memory_mb,
+    record_fields,
     timed_predict,
 )
 from ..evaluation.records import ModelMetrics
@@ -255,13 +256,7 @@ def metrics_on_test(
     test = classification_metrics(logits, data.test.labels, data.dataset.label_names)
     peaks = peak_memory_mb(device)
     return ModelMetrics(
-        test_accuracy=test["accuracy"],
-        test_loss=test["loss"],
-        precision=test["precision"],
-        recall=test["recall"],
-        f1=test["f1"],
-        roc_auc=test["roc_auc"],
-        confusion_matrix=test["confusion_matrix"],
+        **record_fields(test),
         params=count_parameters(model),
         best_epoch=result.best_epoch,
         train_seconds=round(result.train_seconds, 2),
