@@ -38,6 +38,7 @@ from attnclf.errors import AttnclfError
 from attnclf.evaluation.metrics import EVAL_BATCH_SIZE
 from attnclf.models import get_family
 from attnclf.models.registry import check_model_names
+from attnclf.runtime.machine import cpu_family, cpu_isa, cpu_model  # for the others too
 from attnclf.text.batches import PAD_MULTIPLE, EncodedTexts, batch_order, padding_share
 from attnclf.text.tokens import Encoder, build_and_encode
 from attnclf.training.presets import PRESETS
@@ -60,39 +61,11 @@ AVX2_ONLY = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "MKL_ENABLE_INSTRUCTIONS": "AVX2",
 }
-ISA_FLAGS = {
-    "avx2": "AVX2",
-    "avx512f": "AVX512",
-    "avx512_bf16": "AVX512-BF16",
-    "amx_bf16": "AMX-BF16",
-}
 LATENCY_REVIEWS = 200
 LATENCY_WARMUP = 10
 
 
 # --- environment ------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_isa() -> list[str]:
-    """The instruction sets that decide attnclf's speed, as /proc/cpuinfo lists them."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                return [name for flag, name in ISA_FLAGS.items() if flag in flags]
-    except OSError:
-        pass
-    return []
 
 
 def _best_gflops(product, flops: float, repeats: int) -> float:
@@ -126,20 +99,6 @@ def matmul_peaks_gflops(dtype: torch.dtype, repeats: int = 20) -> dict[str, floa
             _best_gflops(lambda: torch.nn.functional.conv2d(image, kernel), flops, repeats), 1
         ),
     }
-
-
-def cpu_family() -> str:
-    """'family F model M' from /proc/cpuinfo: the model name of a virtual CPU is often just
-    'AMD EPYC', and the family tells the generation (AMD: 25 Zen 3/4, 26 Zen 5)."""
-    found = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key = line.split(":", 1)[0].strip()
-            if key in ("cpu family", "model") and key not in found:
-                found[key] = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return f"family {found['cpu family']} model {found['model']}" if len(found) == 2 else ""
 
 
 def environment() -> dict:

@@ -50,7 +50,7 @@ class RunSettings:
     text: dict[str, Any]  # config.TextConfig
     training: dict[str, Any]  # config.TrainConfig
     device: str
-    environment: dict[str, Any]  # attnclf, torch, python, machine, threads
+    environment: dict[str, Any]  # attnclf, torch, python, machine, cpu, threads
     # per model, the TrainConfig fields it trained with instead of `training`'s (a preset's)
     model_training: dict[str, dict[str, Any]] = field(default_factory=dict)
     # per model, the TextConfig fields it read text with instead of `text`'s

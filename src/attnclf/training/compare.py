@@ -28,6 +28,7 @@ from ..explain.gallery import gallery_indices
 from ..inference.classifier import TextClassifier
 from ..models.registry import check_model_names
 from ..runtime.device import resolve_device
+from ..runtime.machine import cpu_description
 from ..text.batches import padding_share
 from ..version import __version__
 from .checkpoint import MANIFEST
@@ -293,6 +294,7 @@ def environment() -> dict[str, Any]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "cpu": cpu_description(),
         "threads": torch.get_num_threads(),
     }
 
