@@ -34,7 +34,8 @@ class TextConfig:
 
 
 # Self-training (self_training.py) keeps an unlabelled text when its teacher gives one label at
-# least this probability. Chosen on IMDB with the record's ensemble as teacher (README).
+# least this probability. Chosen on IMDB with the record's ensemble as teacher
+# (docs/results/record.md).
 DEFAULT_PSEUDO_THRESHOLD = 0.9
 
 

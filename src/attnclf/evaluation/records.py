@@ -1,7 +1,7 @@
 """The metrics record, typed: what `train` saves beside a model and what `compare` writes to
-metrics.json, built here and nowhere else. The keys are the field names below (README.md,
-"compare writes"), and `report.COLUMNS`, the CLI and the benchmarks name them through these
-classes, not as loose strings."""
+metrics.json, built here and nowhere else. The keys are the field names below
+(docs/concepts/metrics-json.md), and `report.COLUMNS`, the CLI and the benchmarks name them
+through these classes, not as loose strings."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ each row, and returns `logits` (B, C) and whatever attention the model has: `att
 `head_attention` (B, nh, T), `token_attention` (B, nh, T, T), or its `token_scores` (B, T)
 (nbsvm). Batch and length are dynamic, and the padding rule travels with it: the backward LSTM
 reads each row reversed within its own length, exactly as in PyTorch. The vocabulary and text
-settings stay beside the graph, in the model folder's vocab.json and config.json (see README,
-"Export to ONNX").
+settings stay beside the graph, in the model folder's vocab.json and config.json
+(docs/concepts/model-folder.md, docs/guides/onnx.md).
 
 The legacy TorchScript exporter (`dynamo=False`) is used on purpose. The torch.export-based one
 (the default since PyTorch 2.9) was tried on the self-attention model with dynamic batch and

@@ -37,7 +37,7 @@ keeps up to `HEAP_KEEP_MB` (384) at its top, every thread allocates from one are
 trim.
 The default `attnclf compare` under AVX2 limits: 36.7M page faults and 106 s of system time
 before, 9.8-12.3M and 31-37 s after, 279 s -> 213-240 s wall (three runs), same accuracy
-(README, Speed).
+(docs/results/speed.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The HTTP API: `create_app(models)` -> a FastAPI app that serves attnclf model folders.
 
-Routes (the README's Serving section has examples), one module a group under routes/:
+Routes (docs/guides/serving.md has examples), one module a group under routes/:
 
 - `POST /predict`, `POST /models/{name}/predict`: the Hugging Face text-classification shape,
   per text `[{"label", "score"}]`, most probable first (`top_k`, null for every label);

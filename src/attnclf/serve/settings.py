@@ -35,7 +35,7 @@ class ServeSettings:
 def inference_threads(settings: ServeSettings) -> int:
     """The threads a forward pass uses: `settings.threads`, or one fewer than the cores this
     process may run on. On 2 cores PyTorch's two threads fought the event loop for them: one
-    thread served twice the texts/s unbatched (README, Serving)."""
+    thread served twice the texts/s unbatched (docs/guides/serving.md)."""
     if settings.threads:
         return settings.threads
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

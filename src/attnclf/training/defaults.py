@@ -4,8 +4,8 @@ and the training of what was chosen: one family, or NBSVM and an attention model
 ensemble on validation (`train_choice`). `compare` chooses nothing: its defaults are the
 tutorial's.
 
-The rules come from what README measured ("Small and short data: what to use when": IMDB cut to
-sentence-length texts, 2,000 and 10,000 of them; and the record recipe on 25,000 long reviews):
+The rules come from what docs/results/small-data.md measured (IMDB cut to sentence-length
+texts, 2,000 and 10,000 of them; and the record recipe on 25,000 long reviews):
 
 - model: NBSVM alone below 2,000 training texts, where attention models trained from scratch
   were 3-6 points below it (and an ensemble fell back to NBSVM's answer); from 2,000 on, NBSVM
@@ -20,7 +20,7 @@ sentence-length texts, 2,000 and 10,000 of them; and the record recipe on 25,000
   few updates to learn); every training word (up to 200,000) for NBSVM, whose n-gram weights
   come from counts and use rare words too, as the record recipe's did.
 - epochs: up to 20, stopping after 3 epochs without a better validation accuracy and keeping
-  the best epoch: README found the best epoch on small data anywhere from 2 to 20 (without a
+  the best epoch: the same page found the best epoch on small data anywhere from 2 to 20 (without a
   validation split: the 2 of `compare`). On small data an epoch is a few steps, and the weights
   validated are a moving average over the last ~100 (TrainConfig.ema_decay 0.99), so the wait
   is at least 200 steps' worth of epochs.
@@ -143,14 +143,14 @@ def choose_model(
     if examples < SMALL_DATA and embeddings is None:
         return NBSVM, (
             f"chose model nbsvm: {examples:,} training texts, fewer than {SMALL_DATA:,}, where "
-            "attention models trained from scratch were 3-6 points below NBSVM (README, small "
-            "data); --model NAME trains another family"
+            "attention models trained from scratch were 3-6 points below NBSVM "
+            "(docs/results/small-data.md); --model NAME trains another family"
         )
     size = "with --embeddings" if examples < SMALL_DATA else f"{SMALL_DATA:,} or more"
     return ENSEMBLE, (
         f"chose model ensemble of nbsvm and {ATTENTION}, weighed on validation: {examples:,} "
         f"training texts ({size}), where NBSVM and an attention model weighed together beat "
-        "either alone (README); --model NAME trains one family"
+        "either alone (docs/results/small-data.md); --model NAME trains one family"
     )
 
 
@@ -164,7 +164,7 @@ def patience_for(examples: int, batch_size: int) -> int:
 
 def epochs_line(families: list[str], patience: int, examples: int, batch_size: int) -> str:
     steps = max(-(-examples // batch_size), 1)
-    why = "on small data the best epoch was anywhere from 2 to 20 (README)"
+    why = "on small data the best epoch was anywhere from 2 to 20 (docs/results/small-data.md)"
     if not patience:
         return (
             f"chose epochs {MOST_EPOCHS} for {', '.join(families)}, the best on validation kept: "

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 KERAS_TRAINING: Mapping[str, Any] = {"lr": 1e-3, "grad_clip": 0.0, "ema_decay": 0.0}
 
 
-# The record recipe (README, "The record"); every choice made on the validation split.
+# The record recipe (docs/results/record.md); every choice made on the validation split.
 BEST_NEURAL = ("self-attention", "multihead", "multihead-2")
 # gensim's CBOW defaults (100 dimensions, 5 passes; 70 s on 2 cores). Chosen on validation:
 # multihead on 800 tokens from them reached 91.6% validation accuracy, from 300 dimensions and
@@ -30,7 +30,7 @@ BEST_NEURAL_TRAINING: Mapping[str, Any] = {"epochs": 3}
 # reviews the four teachers label with probability >= 0.9 (37,400 of 50,000), 2 epochs (a third
 # raised validation loss from 0.260 to 0.280). The ensemble is NBSVM and the students: on
 # validation 92.32% against 92.12% with the neural teachers beside them and 92.24% for the
-# teachers alone (README, "The record recipe")
+# teachers alone (docs/results/record.md)
 BEST_STUDENTS = ("multihead-taught", "multihead-taught-2")
 BEST_STUDENT_TRAINING: Mapping[str, Any] = {"epochs": 2}
 BEST_NEURAL_TEXT: Mapping[str, Any] = {"vocab_size": 50_000, "max_len": 800}
