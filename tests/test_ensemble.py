@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from helpers import assert_one_line_error, run_cli
 
+from attnclf.errors import AttnclfError
 from attnclf.inference.ensemble import Ensemble, combine, mixture_weights
 from attnclf.inference.loading import load_any
 
@@ -204,6 +205,15 @@ def test_the_server_serves_an_ensemble(ensemble_folder):
         )
         assert response.status_code == 200, response.text
         assert "ensemble" in json.dumps(response.json())
+
+
+def test_serving_an_ensemble_in_onnx_runtime_is_a_one_line_error(ensemble_folder):
+    # its members run in PyTorch: served quietly in PyTorch, --runtime onnx would be a lie
+    from attnclf.serve.models import load_models
+
+    with pytest.raises(AttnclfError, match="is an ensemble; its members run in PyTorch") as raised:
+        load_models([f"both={ensemble_folder}"], device="cpu", runtime="onnx")
+    assert "\n" not in str(raised.value) and str(raised.value).startswith("cannot serve ")
 
 
 def test_compare_preset_best_trains_vectors_members_and_the_ensemble(members, tmp_path):

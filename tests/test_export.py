@@ -1,5 +1,5 @@
 """ONNX export: every family's graph computes what PyTorch computes, on one padded batch of
-lengths 1 to 400 and on real reviews of many lengths; README's onnxruntime-only snippet runs
+lengths 1 to 400 and on real reviews of many lengths; the ONNX guide's onnxruntime-only example runs
 without torch and gives attnclf's labels; the command writes the graph and says so."""
 
 from __future__ import annotations
@@ -88,14 +88,15 @@ def test_real_reviews_of_many_lengths_in_one_padded_batch(name, imdb_archive, tm
     assert_graph_matches(classifier, exported.path, ids, lengths)
 
 
-def readme_snippet() -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Export to ONNX\n", 1)[1].split("\n## ", 1)[0]
-    (snippet,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    return snippet
+def onnx_guide_snippet() -> str:
+    """The ONNX guide's example that runs the graph with onnxruntime and no torch."""
+    text = (REPO / "docs" / "guides" / "onnx.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    (snippet,) = [block for block in blocks if "import onnxruntime" in block]
+    return snippet.replace('folder = "models/sa"', 'folder = "runs/compare/self-attention"')
 
 
-def test_the_readme_runs_the_graph_with_onnxruntime_only(sentiment_csv, tmp_path):
+def test_the_onnx_guide_runs_the_graph_with_onnxruntime_only(sentiment_csv, tmp_path):
     from attnclf.config import TrainConfig
     from attnclf.training.run import prepare_data, train_model
 
@@ -106,7 +107,8 @@ def test_the_readme_runs_the_graph_with_onnxruntime_only(sentiment_csv, tmp_path
     assert result.exit_code == 0, result.output
     assert f"wrote {folder / ONNX_FILE}" in result.stdout and "matches PyTorch" in result.stdout
     code = (
-        readme_snippet() + "\nimport sys\nassert 'torch' not in sys.modules, 'torch was imported'\n"
+        onnx_guide_snippet()
+        + "\nimport sys\nassert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
@@ -116,6 +118,17 @@ def test_the_readme_runs_the_graph_with_onnxruntime_only(sentiment_csv, tmp_path
         ["A wonderful, moving film.", "Two hours I will never get back."]
     )]  # fmt: skip
     assert done.stdout.startswith(str(labels))
+
+
+def test_saving_new_weights_into_the_folder_removes_the_graph_of_the_old_ones(tmp_path):
+    vocab = Vocab(["<pad>", "<unk>", "good", "bad"])
+    folder = tiny_classifier("self-attention", vocab).save(tmp_path / "sa")
+    export_folder(folder)
+    assert (folder / ONNX_FILE).is_file()
+    tiny_classifier("self-attention", vocab).save(folder)  # retrained into the same folder
+    assert not (folder / ONNX_FILE).exists()
+    with pytest.raises(AttnclfError, match="attnclf export"):
+        attnclf.load(folder, "cpu", runtime="onnx")
 
 
 def test_a_graph_written_elsewhere_takes_the_vocabulary_and_settings_along(tmp_path):

@@ -21,7 +21,6 @@ from .common import (
     FileOpt,
     LabelColOpt,
     ModelArg,
-    SeedOpt,
     TextColOpt,
     read_texts,
     user_errors,
@@ -29,6 +28,11 @@ from .common import (
 
 if TYPE_CHECKING:
     from ..explain.explanation import Explanation
+
+# no weights are initialised here: the seed splits --data as train did and draws the sample
+SampleSeedOpt = Annotated[
+    int, typer.Option(help="Seed for the split of --data and the test texts drawn from it.")
+]
 
 
 def explain(
@@ -49,7 +53,7 @@ def explain(
     png: Annotated[Path | None, typer.Option("--png", help="Write a PNG heatmap.")] = None,
     text_column: TextColOpt = "text",
     label_column: LabelColOpt = "label",
-    seed: SeedOpt = 0,
+    seed: SampleSeedOpt = 0,
     device: DeviceOpt = "auto",
 ) -> None:
     """Show the attention on every word: coloured in the terminal, or as HTML or PNG."""
@@ -119,7 +123,7 @@ def faithfulness(
     ig_steps: Annotated[int, typer.Option(min=2, help="Integrated-gradients steps.")] = 32,
     text_column: TextColOpt = "text",
     label_column: LabelColOpt = "label",
-    seed: SeedOpt = 0,
+    seed: SampleSeedOpt = 0,
     device: DeviceOpt = "auto",
 ) -> None:
     """How faithful is each explanation: ERASER comprehensiveness and sufficiency of attention,

@@ -178,7 +178,7 @@ def train(
         typer.Option(
             help="Write TensorBoard logs here: loss, accuracy and learning rate per step, the "
             "epoch's training and validation figures, and the attention on a few validation "
-            "texts as an image each epoch (needs pip install 'attnclf\[tensorboard]')."
+            "texts as an image each epoch (needs pip install 'attnclf\\[tensorboard]')."
         ),
     ] = None,
     quiet: QuietOpt = False,

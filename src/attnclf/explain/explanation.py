@@ -118,7 +118,7 @@ class Explanation:
         map_names: Sequence[str] | None = None,
         tokenizer: str = "attnclf",
     ) -> Explanation:
-        """From `TextClassifier.score`, which also gives the token-by-token matrix; its maps
+        """From `TextClassifier.infer`, which also gives the token-by-token matrix; its maps
         are named by `map_names`, else "head 1", "head 2", ...; `tokenizer` is the one that
         made `scored.tokens` (TextConfig.tokenizer)."""
         probs = np.asarray(scored.probabilities, dtype=np.float64)  # (K,)
@@ -221,7 +221,7 @@ def explain(
     texts: str | Sequence[str],
     true_labels: Sequence[str | None] | None = None,
 ) -> list[Explanation]:
-    """One Explanation per text, in order, from `classifier.score` (which, unlike `predict`,
+    """One Explanation per text, in order, from `classifier.infer` (which, unlike `predict`,
     also gives the token-by-token matrix). A text with no words is an error."""
     texts = [texts] if isinstance(texts, str) else list(texts)
     labels = [None] * len(texts) if true_labels is None else list(true_labels)

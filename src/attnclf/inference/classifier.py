@@ -184,9 +184,12 @@ class TextClassifier:
     # --- the model folder ---------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
-        """Write the model folder; each file is replaced atomically."""
+        """Write the model folder; each file is replaced atomically. A model.onnx exported from
+        weights the folder held before goes first: `--runtime onnx` must never run a graph of
+        other weights (`attnclf export` writes a new one)."""
         if not any(True for _ in self.model.parameters()):
             raise AttnclfError("a model loaded with --runtime onnx has no weights to save")
+        (Path(path) / ONNX_FILE).unlink(missing_ok=True)
         config = {
             "architecture": self.architecture,
             "model": to_dict(self.model.config),
@@ -201,7 +204,7 @@ class TextClassifier:
         cls, path: str | Path, device: str | torch.device = "auto", runtime: str = "torch"
     ) -> TextClassifier:
         """The folder's model in PyTorch, or with `runtime="onnx"` its exported model.onnx in
-        ONNX Runtime (CPU; see onnx_model.py)."""
+        ONNX Runtime (CPU; see onnx_runtime.py)."""
         path = Path(path)
         if runtime not in RUNTIMES:
             raise AttnclfError(f"--runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")

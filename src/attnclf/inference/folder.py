@@ -106,7 +106,8 @@ def read_config(path: str | Path, kind: FolderKind) -> dict[str, Any]:
     if not isinstance(config, dict) or config.get("format") != kind.format:
         found = config.get("format") if isinstance(config, dict) else None
         other = next((k for k in KINDS if k.format == found), None)
-        hint = f"; it is a {other.noun} folder" if other is not None else ""
+        article = "an" if other is not None and other.noun[0] in "aeiou" else "a"
+        hint = f"; it is {article} {other.noun} folder" if other is not None else ""
         raise AttnclfError(
             f"{path / CONFIG_FILE} is not an attnclf {kind.noun} config (format "
             f"{kind.format!r}){hint}; give a folder written by `{kind.written_by}`"

@@ -110,9 +110,9 @@ def load_model(name: str, path: Path, device: str = "auto", runtime: str = "torc
         config = read_json(path, CONFIG_FILE, kind, "config")
         attnclf_version = config.get("attnclf_version")
         if kind is ENSEMBLE:
-            from ..inference.ensemble import Ensemble
+            from ..inference.loading import load_any
 
-            ensemble = Ensemble.load(path, device)
+            ensemble = load_any(path, device, runtime)  # --runtime onnx: a one-line error
             version = _ensemble_version(path, ensemble)
             served = ServedModel.of_classifier(name, ensemble)
         elif kind is SEQ2SEQ:

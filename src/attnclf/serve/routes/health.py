@@ -17,6 +17,7 @@ router = APIRouter()
 
 @router.get("/health", response_model=schemas.Health)
 async def health(server: ServerDep) -> dict[str, Any]:
+    """Whether the server is ready ("ok") or still loading ("starting"), and its models."""
     return {"status": "ok" if server.ready else "starting", "models": list(server.models)}
 
 
@@ -28,4 +29,5 @@ async def list_models(server: ServerDep) -> Response:
 
 @router.get("/models/{name}", response_model=schemas.ModelInfo, responses=LOOKUP_ERRORS)
 async def model(name: str, server: ServerDep) -> Response:
+    """One loaded model, described as in /models."""
     return JSONResponse(server.get(name).describe())

@@ -41,21 +41,25 @@ INFER_ERRORS = {
 
 @router.get("/v2")
 async def v2_server() -> dict[str, Any]:
+    """The Open Inference Protocol's server metadata: name, version and extensions."""
     return {"name": "attnclf", "version": __version__, "extensions": ["binary_tensor_data"]}
 
 
 @router.get("/v2/health/live")
 async def v2_live() -> dict[str, bool]:
+    """Liveness: the process answers."""
     return {"live": True}
 
 
 @router.get("/v2/health/ready", responses=responses(503))
 async def v2_ready(server: ServerDep) -> Response:
+    """Readiness: every model is loaded (503 until then)."""
     return JSONResponse({"ready": server.ready}, status_code=200 if server.ready else 503)
 
 
 @router.get("/v2/models/{name}", response_model=schemas.ModelMetadata, responses=LOOKUP_ERRORS)
 async def v2_model(name: str, server: ServerDep) -> dict[str, Any]:
+    """A model's metadata: its versions, platform, inputs and outputs with their shapes."""
     return metadata(server.get(name))
 
 
@@ -65,16 +69,19 @@ async def v2_model(name: str, server: ServerDep) -> dict[str, Any]:
     responses=LOOKUP_ERRORS,
 )
 async def v2_model_version(name: str, version: str, server: ServerDep) -> dict[str, Any]:
+    """A model's metadata, at the version its metadata lists (404 for another)."""
     return metadata(_versioned(server, name, version))
 
 
 @router.get("/v2/models/{name}/ready", responses=READY_ERRORS)
 async def v2_model_ready(name: str, server: ServerDep) -> Response:
+    """Whether this model is ready to infer."""
     return _readiness(server, server.get(name))
 
 
 @router.get("/v2/models/{name}/versions/{version}/ready", responses=READY_ERRORS)
 async def v2_model_version_ready(name: str, version: str, server: ServerDep) -> Response:
+    """Whether this model, at this version, is ready to infer."""
     return _readiness(server, _versioned(server, name, version))
 
 
