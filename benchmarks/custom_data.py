@@ -20,6 +20,7 @@ Writes custom_data.json and custom_data.md into --out.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -111,14 +112,22 @@ def folds(name: str, data: Path, count: int, limit: int | None, seed: int):
 # --- the three contestants --------------------------------------------------------------------
 
 
-def attnclf_train(train: Rows, test: Rows, seed: int, model: str, log: Log) -> dict:
-    """What `attnclf train --seed SEED [--model MODEL]` does on data with its own test split."""
+def attnclf_train(
+    train: Rows, test: Rows, seed: int, model: str, log: Log, extra: tuple[str, ...] = ()
+) -> dict:
+    """What `attnclf train --seed SEED [--model MODEL]` does on data with its own test split;
+    `extra`: families weighed into the default's ensemble beside its own (a candidate default,
+    trained with the attention member's settings)."""
     options = TrainingOptions(**AUTO_DEFAULTS, seed=seed)
     data_config, text_config, train_config = options.configs(auto=True)
     requested: Requested = options.requested(model)
     started = time.perf_counter()
     dataset = split_rows(RawSplit(*train), RawSplit(*test), "fold", data_config, {}, where="fold")
     choice = choose(dataset, text_config, train_config, requested)
+    if extra and choice.name == "ensemble":
+        attention = choice.members[-1]
+        choice.members += [dataclasses.replace(attention, family=family) for family in extra]
+        choice.lines.append(f"(benchmark) weighed in beside them: {', '.join(extra)}")
     for line in choice.lines:
         log(line)
     _, metrics = train_choice(choice, dataset, data_config, None, progress=False, log=log)
@@ -146,7 +155,9 @@ def tfidf_lr(train: Rows, test: Rows, seed: int) -> dict:
     return {"accuracy": accuracy, "seconds": time.perf_counter() - started}
 
 
-def run_set(name: str, data: Path, count: int, limit: int | None, seed: int) -> dict:
+def run_set(
+    name: str, data: Path, count: int, limit: int | None, seed: int, extra: tuple[str, ...] = ()
+) -> dict:
     per_fold: list[dict] = []
     for fold, (train, test) in enumerate(folds(name, data, count, limit, seed), start=1):
 
@@ -155,7 +166,7 @@ def run_set(name: str, data: Path, count: int, limit: int | None, seed: int) -> 
 
         log(f"{len(train[0])} training and {len(test[0])} test sentences")
         result = {
-            "attnclf train": attnclf_train(train, test, seed, AUTO, log),
+            "attnclf train": attnclf_train(train, test, seed, AUTO, log, extra),
             "attnclf nbsvm": attnclf_train(train, test, seed, "nbsvm", lambda message: None),
             "tf-idf + lr": tfidf_lr(train, test, seed),
         }
@@ -221,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         "--limit", type=int, default=None, help="a stratified N sentences of each set (smoke runs)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--extra-members",
+        default="",
+        help="comma-separated families to weigh into the default ensemble (a candidate default)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/custom_data"))
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.sets.split(",") if name.strip()]
@@ -243,13 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {
         "environment": {"cpu": cpu_model(), "isa": cpu_isa()},
         "seed": args.seed,
+        "extra_members": args.extra_members,
         "limit": args.limit,
         "published": PUBLISHED,
         "sets": {},
     }
     started = time.perf_counter()
     for name in names:
-        result["sets"][name] = run_set(name, args.data, args.folds, args.limit, args.seed)
+        extra = tuple(f.strip() for f in args.extra_members.split(",") if f.strip())
+        result["sets"][name] = run_set(name, args.data, args.folds, args.limit, args.seed, extra)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "custom_data.json", result)
