@@ -245,3 +245,23 @@ def test_faithfulness_prints_the_table_and_writes_json(imdb_model, imdb_archive,
         "faithfulness", imdb_model, "--data", imdb_archive, "--sample", 6, "--ig-steps", 2, "--json"
     )
     assert json.loads(result.stdout)["n"] == 6
+
+
+def test_scoring_the_training_file_scores_only_the_rows_training_held_out(sentiment_csv, tmp_path):
+    # 400 rows, of which the default split holds out 20% as a test split; the model saw the rest
+    folder = tmp_path / "model"
+    trained = run(
+        "train", "--model", "nbsvm", "--data", sentiment_csv, "--out", folder, "--epochs", "1"
+    )
+    assert trained.exit_code == 0, trained.output
+    result = run("evaluate", folder, "--data", sentiment_csv, "--json")
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.stdout)
+    assert scored["examples"] == 80 and "rows its training held out" in scored["data"]
+    other = tmp_path / "other.csv"  # the same rows in another file: every row is scored
+    other.write_text(sentiment_csv.read_text(encoding="utf-8"), encoding="utf-8")
+    everything = run("evaluate", folder, "--data", other, "--json")
+    assert json.loads(everything.stdout)["examples"] == 400
+    report = run("faithfulness", folder, "--data", sentiment_csv, "--sample", "500", "--json")
+    assert report.exit_code == 0, report.output
+    assert "rows its training held out" in json.loads(report.stdout)["data"]

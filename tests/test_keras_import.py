@@ -151,3 +151,13 @@ def test_the_fixture_weights_are_what_the_model_holds(tmp_path):
     torch.testing.assert_close(
         classifier.model.embedding.weight, torch.from_numpy(np.array(embedding.weights[0]))
     )
+
+
+def test_without_h5py_the_import_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "h5py", None)  # `import h5py` now raises ImportError
+    source = FIXTURES / MODELS["models"]["selfatt_pre"]["file"]
+    assert_one_line_error(
+        run_cli("import-keras", source, "--out", tmp_path / "x"), "pip install 'attnclf[keras]'"
+    )

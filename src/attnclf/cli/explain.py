@@ -136,6 +136,7 @@ def faithfulness(
     )
     from ..inference.classifier import TextClassifier
     from ..inference.folder import ENSEMBLE, folder_kind
+    from ..inference.scoring import trained_split
     from ..runtime.files import check_writable, write_json
 
     with user_errors():
@@ -150,6 +151,7 @@ def faithfulness(
         examples, name = load_evaluation_examples(
             DataConfig(data, text_column, label_column, limit=sample, seed=seed),
             classifier.label_names,
+            trained_split(classifier.metadata),
         )
         texts = [text for text in examples.texts if text.strip()]
         report = faithfulness_report(classifier, texts, seed=seed, ig_steps=ig_steps)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ..config import DataConfig
+from ..config import DataConfig, from_dict
 from ..errors import AttnclfError
 from .examples import Dataset, Examples, RawSplit
 from .labels import label_name
@@ -82,11 +84,17 @@ def split_rows(
     return Dataset(name, names, train_ex, validation_ex, test_ex, dict(skipped))
 
 
-def load_evaluation_examples(config: DataConfig, label_names: list[str]) -> tuple[Examples, str]:
+def load_evaluation_examples(
+    config: DataConfig, label_names: list[str], trained_on: Mapping[str, Any] | None = None
+) -> tuple[Examples, str]:
     """The examples to score a trained model on: the source's test split when it has one, else
-    every usable row. Labels must be among the model's `label_names`."""
+    every usable row, except in the file the model was trained on (`trained_on`, the split its
+    folder records): there, the test split training held out, since the model saw the other
+    rows. Labels must be among the model's `label_names`."""
     path = resolve_source(config)
     source = read_source(path, config, Counter())
+    if source.test is None and _is_training_file(path, trained_on):
+        return _held_out(source.train, source.name, path, config, label_names, trained_on)
     raw = source.test if source.test is not None else source.train
     index = {label: i for i, label in enumerate(label_names)}
     for i, label in enumerate(label_names):  # a model saved before label_name read "1.0" as "1"
@@ -101,6 +109,34 @@ def load_evaluation_examples(config: DataConfig, label_names: list[str]) -> tupl
     if config.limit:
         examples = _stratified_sample(examples, config.limit, config.seed)
     return examples, source.name
+
+
+def _is_training_file(path: Path, trained_on: Mapping[str, Any] | None) -> bool:
+    recorded = (trained_on or {}).get("source")
+    return isinstance(recorded, str) and Path(recorded).resolve() == path.resolve()
+
+
+def _held_out(
+    rows: RawSplit,
+    name: str,
+    path: Path,
+    config: DataConfig,
+    label_names: list[str],
+    trained_on: Mapping[str, Any] | None,
+) -> tuple[Examples, str]:
+    """The test split of `rows` that training drew with its recorded settings."""
+    recorded = from_dict(DataConfig, dict(trained_on or {}))
+    unknown = sorted(set(rows.labels) - set(label_names))
+    if unknown:
+        raise AttnclfError(
+            f"{path} has labels {', '.join(map(repr, unknown[:5]))} that the model does not know "
+            f"(it knows {', '.join(map(repr, label_names))}); check --label-column"
+        )
+    test = split_rows(rows, None, name, recorded, {}, where=str(path), label_names=label_names).test
+    held_out = len(test)
+    if config.limit:
+        test = _stratified_sample(test, config.limit, config.seed)
+    return test, f"{name}: the {held_out:,} rows its training held out as a test split"
 
 
 def _label_names(labels: list[str]) -> list[str]:

@@ -7,6 +7,7 @@ beside its members (`explain_ensemble_test_examples`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from ..data.splits import load_evaluation_examples
 from ..evaluation.metrics import EVAL_BATCH_SIZE, predict_logits
 from ..inference.classifier import TextClassifier
 from ..inference.ensemble import Ensemble
-from ..inference.scoring import ensemble_probabilities
+from ..inference.scoring import ensemble_probabilities, trained_split
 from ..models.objective import probabilities
 from ..text.batches import EncodedTexts
 from .ensemble import explain_ensemble
@@ -85,7 +86,9 @@ def explain_test_examples(
 ) -> list[Explanation]:
     """Explanations of `sample` test examples of a source, right and wrong, confident and
     unsure, chosen from a seeded, stratified pool of max(50 x sample, 2,000)."""
-    examples = _gallery_pool(classifier.label_names, data_config, sample, seed)
+    examples = _gallery_pool(
+        classifier.label_names, data_config, sample, seed, trained_split(classifier.metadata)
+    )
     encoded = EncodedTexts.from_sequences(
         classifier.encoder.encode_many(examples.texts), examples.labels
     )
@@ -102,7 +105,9 @@ def explain_ensemble_test_examples(
 ) -> tuple[list[str], list[list[Explanation]]]:
     """explain_test_examples for an ensemble: chosen by the ensemble's answers, each text under
     the ensemble and every member (ensemble.explain_ensemble)."""
-    examples = _gallery_pool(ensemble.label_names, data_config, sample, seed)
+    examples = _gallery_pool(
+        ensemble.label_names, data_config, sample, seed, trained_split(ensemble.metadata)
+    )
     probs = ensemble_probabilities(ensemble, examples.texts)  # (N, K)
     p_true = probs[np.arange(len(examples)), examples.labels]
     correct = probs.argmax(1) == examples.labels
@@ -115,9 +120,14 @@ def explain_ensemble_test_examples(
 
 
 def _gallery_pool(
-    label_names: list[str], data_config: DataConfig, sample: int, seed: int
+    label_names: list[str],
+    data_config: DataConfig,
+    sample: int,
+    seed: int,
+    trained_on: dict[str, Any] | None,
 ) -> Examples:
-    """The seeded, stratified pool of test examples a gallery is chosen from."""
+    """The seeded, stratified pool of test examples a gallery is chosen from (in the file the
+    model was trained on, from the rows training held out)."""
     pool = DataConfig(
         data_config.source,
         data_config.text_column,
@@ -125,7 +135,7 @@ def _gallery_pool(
         limit=max(sample * 50, 2000),
         seed=seed,
     )
-    examples, _ = load_evaluation_examples(pool, label_names)
+    examples, _ = load_evaluation_examples(pool, label_names, trained_on)
     return examples
 
 

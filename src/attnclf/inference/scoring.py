@@ -33,7 +33,7 @@ def evaluate_folder(
     path: str | Path, data_config: DataConfig, device: str | torch.device = "auto"
 ) -> Evaluation:
     """Score the model folder `path` on the test split of `data_config`'s source (every row of a
-    single file without a test split)."""
+    single file without a test split, but the held-out rows of the file it was trained on)."""
     from .ensemble import Ensemble
     from .loading import load_any
 
@@ -41,7 +41,9 @@ def evaluate_folder(
     if isinstance(loaded, Ensemble):
         return _evaluate_ensemble(path, loaded, data_config)
     classifier = loaded
-    examples, name = load_evaluation_examples(data_config, classifier.label_names)
+    examples, name = load_evaluation_examples(
+        data_config, classifier.label_names, trained_split(classifier.metadata)
+    )
     encoded = classifier.encode(examples.texts)
     logits, per_s = timed_predict(classifier.model, encoded, EVAL_BATCH_SIZE, classifier.device)
     metrics = classification_metrics(logits, examples.labels, classifier.label_names)
@@ -52,13 +54,21 @@ def evaluate_folder(
 def _evaluate_ensemble(path: str | Path, ensemble: Any, data_config: DataConfig) -> Evaluation:
     from .ensemble import ensemble_metrics
 
-    examples, name = load_evaluation_examples(data_config, ensemble.label_names)
+    examples, name = load_evaluation_examples(
+        data_config, ensemble.label_names, trained_split(ensemble.metadata)
+    )
     start = time.perf_counter()
     probs = ensemble_probabilities(ensemble, examples.texts)  # (N, K)
     seconds = time.perf_counter() - start
     metrics = ensemble_metrics(probs, examples.labels, ensemble.label_names)
     metrics["infer_samples_per_s"] = round(len(examples) / max(seconds, 1e-9), 1)
     return Evaluation(str(path), name, ensemble.label_names, metrics)
+
+
+def trained_split(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """The split a model folder records it was trained with (its data source and settings)."""
+    split = metadata.get("data", {}).get("split")
+    return split if isinstance(split, dict) else None
 
 
 def ensemble_probabilities(ensemble: Any, texts: list[str]) -> np.ndarray:

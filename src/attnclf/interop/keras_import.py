@@ -45,7 +45,12 @@ class KerasLayer:
 
 def read_h5(path: str | Path) -> tuple[list[KerasLayer], dict[str, Any]]:
     """The layers of a Keras 2 .h5 model in order, with their weights, and the file's attrs."""
-    import h5py
+    try:
+        import h5py
+    except ImportError:
+        raise AttnclfError(
+            "reading a Keras .h5 file needs h5py: pip install 'attnclf[keras]'"
+        ) from None
 
     path = Path(path)
     if not path.is_file():
