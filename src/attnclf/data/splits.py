@@ -93,8 +93,6 @@ def load_evaluation_examples(
     rows. Labels must be among the model's `label_names`."""
     path = resolve_source(config)
     source = read_source(path, config, Counter())
-    if source.test is None and _is_training_file(path, trained_on):
-        return _held_out(source.train, source.name, path, config, label_names, trained_on)
     raw = source.test if source.test is not None else source.train
     index = {label: i for i, label in enumerate(label_names)}
     for i, label in enumerate(label_names):  # a model saved before label_name read "1.0" as "1"
@@ -105,10 +103,16 @@ def load_evaluation_examples(
             f"{path} has labels {', '.join(map(repr, unknown[:5]))} that the model does not know "
             f"(it knows {', '.join(map(repr, label_names))}); check --label-column"
         )
-    examples = Examples(raw.texts, np.array([index[x] for x in raw.labels], dtype=np.int64))
+    labels = np.array([index[x] for x in raw.labels], dtype=np.int64)
+    name = source.name
+    if source.test is None and _is_training_file(path, trained_on):
+        examples = _held_out(raw.texts, labels, name, path, label_names, trained_on)
+        name = f"{name}: the {len(examples):,} rows its training held out as a test split"
+    else:
+        examples = Examples(raw.texts, labels)
     if config.limit:
         examples = _stratified_sample(examples, config.limit, config.seed)
-    return examples, source.name
+    return examples, name
 
 
 def _is_training_file(path: Path, trained_on: Mapping[str, Any] | None) -> bool:
@@ -117,26 +121,18 @@ def _is_training_file(path: Path, trained_on: Mapping[str, Any] | None) -> bool:
 
 
 def _held_out(
-    rows: RawSplit,
+    texts: list[str],
+    labels: np.ndarray,
     name: str,
     path: Path,
-    config: DataConfig,
     label_names: list[str],
     trained_on: Mapping[str, Any] | None,
-) -> tuple[Examples, str]:
-    """The test split of `rows` that training drew with its recorded settings."""
+) -> Examples:
+    """The test split of the rows that training drew with its recorded settings (`labels`:
+    indices into the model's `label_names`)."""
     recorded = from_dict(DataConfig, dict(trained_on or {}))
-    unknown = sorted(set(rows.labels) - set(label_names))
-    if unknown:
-        raise AttnclfError(
-            f"{path} has labels {', '.join(map(repr, unknown[:5]))} that the model does not know "
-            f"(it knows {', '.join(map(repr, label_names))}); check --label-column"
-        )
-    test = split_rows(rows, None, name, recorded, {}, where=str(path), label_names=label_names).test
-    held_out = len(test)
-    if config.limit:
-        test = _stratified_sample(test, config.limit, config.seed)
-    return test, f"{name}: the {held_out:,} rows its training held out as a test split"
+    rows = RawSplit(texts, [label_names[i] for i in labels])
+    return split_rows(rows, None, name, recorded, {}, where=str(path), label_names=label_names).test
 
 
 def _label_names(labels: list[str]) -> list[str]:
