@@ -49,7 +49,8 @@ def test_small_data_gets_nbsvm_reading_whole_texts(monkeypatch):
     assert member.text.max_len == 16 and member.text.vocab_size == 200_000  # 9 tokens -> 16
     assert member.training == TrainConfig()  # nbsvm fits in one pass: no epochs to choose
     assert choice.lines[0].startswith("chose model nbsvm: 100 training texts, fewer than 2,000")
-    assert [line.split()[1] for line in choice.lines] == ["model", "max-len", "vocab-size"]
+    assert [line.split()[1] for line in choice.lines] == ["model", "max-len", "vocab-size", "loss"]
+    assert member.settings == {"losses": ("logistic", "squared-hinge"), "c_values": (0.1, 1, 10)}
 
 
 def test_more_data_gets_nbsvm_and_attention_weighed_together(monkeypatch):
@@ -65,8 +66,9 @@ def test_more_data_gets_nbsvm_and_attention_weighed_together(monkeypatch):
     assert "ensemble of nbsvm and self-attention, weighed on validation" in choice.lines[0]
     assert all(len(line.splitlines()) == 1 for line in choice.lines)
     assert [line.split()[1] for line in choice.lines] == [
-        "model", "max-len", "vocab-size", "epochs"
+        "model", "max-len", "vocab-size", "epochs", "loss"
     ]  # fmt: skip
+    assert nbsvm.settings["losses"] == ("logistic", "squared-hinge") and attention.settings == {}
 
 
 def test_pretrained_vectors_or_no_validation_change_the_model():
@@ -78,6 +80,9 @@ def test_pretrained_vectors_or_no_validation_change_the_model():
     assert attention.training.embeddings == "vectors.txt"
     unvalidated = choose(dataset(5_000, validation=0), TextConfig(), TrainConfig(), Requested())
     assert unvalidated.name == "nbsvm" and "no validation split" in unvalidated.lines[0]
+    # nothing to choose a loss on: the family's own (logistic, the first C)
+    assert unvalidated.members[0].settings == {}
+    assert not any(line.startswith("chose loss") for line in unvalidated.lines)
 
 
 def test_the_length_cut_is_the_95th_percentile_rounded_up_and_capped():
@@ -123,7 +128,9 @@ def test_train_says_what_it_chose_and_why(sentiment_csv, tmp_path):
     assert [line.split(":")[0] for line in chosen] == [
         "chose model nbsvm", "chose max-len 16 for nbsvm (the longest text)",
         "chose vocab-size up to 200,000 for nbsvm (every training word",
+        "chose loss and C for nbsvm on validation",
     ]  # fmt: skip
+    assert "nbsvm: kept " in result.stderr and "(the best on validation)" in result.stderr
     assert result.stdout.startswith("nbsvm: test accuracy")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["architecture"] == "nbsvm" and config["text"]["max_len"] == 16
@@ -143,7 +150,7 @@ def test_train_keeps_the_options_given(sentiment_csv, tmp_path):
         "train", "--data", sentiment_csv, "--model", "nbsvm", "--max-len", "auto",
         "--vocab-size", 300, "--out", tmp_path / "nb",
     )  # fmt: skip
-    assert [line.split()[1] for line in lines_of(loud)] == ["max-len"]
+    assert [line.split()[1] for line in lines_of(loud)] == ["max-len", "loss"]
 
 
 def test_train_weighs_an_ensemble_and_saves_it(tmp_path, monkeypatch):

@@ -231,8 +231,8 @@ def test_token_scores_add_up_to_the_logit_minus_the_bias(classes):
 def test_c_is_chosen_on_validation_accuracy(c_values, monkeypatch):
     real = nbsvm.fit_nbsvm
 
-    def worse_at_two(matrix, labels, outputs, alpha, c, seed):
-        weights, biases = real(matrix, labels, outputs, alpha, c, seed)
+    def worse_at_two(matrix, labels, outputs, alpha, c, seed, loss):
+        weights, biases = real(matrix, labels, outputs, alpha, c, seed, loss)
         return (-weights, -biases) if c == 2.0 else (weights, biases)
 
     monkeypatch.setattr(nbsvm, "fit_nbsvm", worse_at_two)
@@ -244,6 +244,54 @@ def test_c_is_chosen_on_validation_accuracy(c_values, monkeypatch):
     assert model.config.c == 1.0 == record["C"] and record["val_accuracy"] > 0.9
     assert {"epoch", "train_loss", "train_accuracy", "val_loss", "seconds"} <= set(record)
     assert result.best_epoch == 1 and result.train_seconds > 0 and result.train_samples_per_s > 0
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_the_loss_is_chosen_on_validation_and_an_svm_is_calibrated(classes, monkeypatch):
+    real = nbsvm.fit_nbsvm
+
+    def worse_logistic(matrix, labels, outputs, alpha, c, seed, loss):
+        weights, biases = real(matrix, labels, outputs, alpha, c, seed, loss)
+        return (-weights, -biases) if loss == "logistic" else (weights, biases)
+
+    monkeypatch.setattr(nbsvm, "fit_nbsvm", worse_logistic)
+    rows, labels = toy_corpus(150, classes, seed=5)
+    settings = dict(losses=("logistic", "squared-hinge"), c_values=(1.0,))
+    config = model_config(
+        "nbsvm", vocab_size=V, num_outputs=1 if classes == 2 else classes, **settings
+    )
+    model = build_model("nbsvm", config)
+    train, validation = texts(rows[:100], labels[:100]), texts(rows[100:], labels[100:])
+    record = get_family("nbsvm").fit(model, train, validation, TrainConfig()).history[0]
+    assert model.config.loss == "squared-hinge" == record["objective"]
+    assert record["temperature"] > 0 and record["val_accuracy"] > 0.9
+    # the temperature is the best on validation: no other scale gives a lower loss
+    with torch.no_grad():
+        held_out = model.eval()(*padded(rows[100:])).logits.double().numpy()
+    best = nbsvm._loss_and_accuracy(held_out, validation.labels)[0]
+    for factor in (0.5, 0.9, 1.1, 2.0):
+        assert best <= nbsvm._loss_and_accuracy(held_out * factor, validation.labels)[0] + 1e-5
+
+
+def test_temperature_recovers_the_scale_of_the_labels():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(20_000, 1))
+    labels = (rng.random(20_000) < 1 / (1 + np.exp(-2.5 * logits[:, 0]))).astype(np.int64)
+    assert nbsvm.temperature(logits, labels) == pytest.approx(2.5, rel=0.05)
+
+
+def test_without_validation_the_first_loss_and_c_stay():
+    rows, labels = toy_corpus(80, 2, seed=6)
+    settings = dict(losses=("squared-hinge", "logistic"), c_values=(0.5, 1.0))
+    model = build_model("nbsvm", model_config("nbsvm", vocab_size=V, **settings))
+    record = get_family("nbsvm").fit(model, texts(rows, labels), texts([], []), TrainConfig())
+    assert (model.config.loss, model.config.c) == ("squared-hinge", 0.5)
+    assert record.history[0]["temperature"] == 1.0
+
+
+def test_an_unknown_loss_is_a_one_line_error():
+    with pytest.raises(AttnclfError, match="must be one or more of logistic, squared-hinge"):
+        model_config("nbsvm", vocab_size=V, losses=("hinge",))
 
 
 def test_min_count_and_max_features_choose_the_ngrams():
