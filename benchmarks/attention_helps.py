@@ -7,9 +7,10 @@ weights), through the library, as `attnclf compare` runs it.
 
 Per family: test accuracy (mean and spread over the seeds), training seconds, inference
 reviews/s, parameters and the faithfulness AOPC (comprehensiveness and sufficiency of the
-attention, or of the token scores of NBSVM, and of integrated gradients on the same model, on
-`--faithfulness-sample` test reviews of every seed, mean ± sd over the seeds), with the CPU it
-ran on. Writes attention_helps.json and attention_helps.md into --out.
+attention weights; of word-attention's signed attention, the bilstm's gradient x input or
+NBSVM's token scores; and of integrated gradients on the same model, on `--faithfulness-sample`
+test reviews of every seed, mean ± sd over the seeds), with the CPU it ran on. Writes
+attention_helps.json and attention_helps.md into --out.
 
     python benchmarks/attention_helps.py                       # everything (over an hour)
     python benchmarks/attention_helps.py --seeds 0 --skip-best # one seed, tutorial settings
@@ -35,32 +36,41 @@ from attnclf.training.compare import CompareSettings, compare
 from attnclf.training.embeddings import Word2VecSettings
 from attnclf.training.presets import BEST_NBSVM_TEXT, BEST_NEURAL_TEXT, BEST_NEURAL_TRAINING
 
-FAMILIES = ("bilstm", "self-attention", "multihead", "structured", "transformer", "nbsvm")
-ATTENTION = {"self-attention", "multihead", "structured", "transformer"}
+FAMILIES = (
+    "bilstm",
+    "self-attention",
+    "multihead",
+    "structured",
+    "transformer",
+    "word-attention",
+    "nbsvm",
+)
+ATTENTION = {"self-attention", "multihead", "structured", "transformer", "word-attention"}
 WITHOUT_VECTORS = {"nbsvm"}  # a linear model on n-grams: no embedding layer
 
 
 def faithfulness_of(report: dict | None) -> dict:
-    """AOPC of the family's own explanation (attention, else NBSVM's token scores, read through
-    gradient x input, which on its binary presence features is the token score), and of
-    integrated gradients on the same model, the yardstick."""
+    """AOPC of the family's attention weights; of its signed attention (word-attention), or,
+    for a family without attention, of gradient x input (which on NBSVM's binary presence
+    features is its token score); and of integrated gradients on the same model, the
+    yardstick."""
     if not report:
         return {}
     methods = report.get("methods", {})
     found: dict = {}
-    for method in ("attention", "gradient_x_input"):
+    kinds = {
+        "attention": "attention",
+        "signed_attention": "signed",
+        "integrated_gradients": "ig",
+    }
+    if "attention" not in methods:
+        kinds["gradient_x_input"] = "signed"
+    for method, key in kinds.items():
         if method in methods:
-            own = methods[method]
-            found = {
-                "method": method,
-                "aopc_comprehensiveness": own["aopc_comprehensiveness"],
-                "aopc_sufficiency": own["aopc_sufficiency"],
-            }
-            break
-    if "integrated_gradients" in methods:
-        ig = methods["integrated_gradients"]
-        found["ig_comprehensiveness"] = ig["aopc_comprehensiveness"]
-        found["ig_sufficiency"] = ig["aopc_sufficiency"]
+            found[f"{key}_comprehensiveness"] = methods[method]["aopc_comprehensiveness"]
+            found[f"{key}_sufficiency"] = methods[method]["aopc_sufficiency"]
+            if key == "signed":
+                found["signed_method"] = method
     return found
 
 
@@ -121,20 +131,22 @@ def markdown(result: dict) -> str:
         f"tutorial settings over seeds {', '.join(map(str, seeds))}; best settings seed 0.",
         "",
         "| family | attention | tutorial: test acc (mean ± sd) | train s | reviews/s | params "
-        "| own explanation: AOPC compr. / suff. | integrated gradients: compr. / suff. "
-        "| best: test acc | train s | reviews/s | params |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| attention weights: AOPC compr. / suff. | signed attention or token scores: compr. / "
+        "suff. | integrated gradients: compr. / suff. | best: test acc | train s | reviews/s "
+        "| params |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    named = {"gradient_x_input": "gradient x input", "signed_attention": "signed attention"}
     for family in result["families"]:
         runs = [result["tutorial"][str(s)][family] for s in seeds]
         accuracy = [r["test_accuracy"] * 100 for r in runs]
         spread = statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0
         first = runs[0]
-        faith = aopc_cell(runs, "aopc_comprehensiveness", "aopc_sufficiency") + (
-            f" ({'token scores' if family == 'nbsvm' else 'gradient x input'})"
-            if first.get("method") == "gradient_x_input"
-            else ""
-        )
+        weights = aopc_cell(runs, "attention_comprehensiveness", "attention_sufficiency")
+        signed = aopc_cell(runs, "signed_comprehensiveness", "signed_sufficiency")
+        if "signed_method" in first:
+            what = named[first["signed_method"]]
+            signed += f" ({'token scores' if family == 'nbsvm' else what})"
         gradients = aopc_cell(runs, "ig_comprehensiveness", "ig_sufficiency")
         best = result.get("best", {}).get(family)
         best_cells = (
@@ -157,7 +169,8 @@ def markdown(result: dict) -> str:
                     f"{statistics.mean(r['train_seconds'] for r in runs):.0f}",
                     f"{statistics.mean(r['infer_samples_per_s'] for r in runs):.0f}",
                     f"{first['params']:,}",
-                    faith,
+                    weights,
+                    signed,
                     gradients,
                     *best_cells,
                 ]

@@ -14,10 +14,13 @@ tokens, random embeddings), each seed one `compare` run through the library:
 The last two are defined here, not in the package: they are measured, not shipped.
 
 Per model and seed: test accuracy; AOPC comprehensiveness and sufficiency of attention,
-gradient x input, integrated gradients and random on `--sample` test texts (ERASER, k = 1, 5,
-10, 20, 50%); Spearman between attention and IG; and why: the share of IG's attribution (its
-sum over a text, the change of the predicted log-probability from the all-padding input)
-carried by the top 10% most attended tokens, beside the share the top 10% by IG carry.
+signed attention (word-attention's weights times its words' votes: each token's term of the
+logit), gradient x input, integrated gradients and random on `--sample` test texts (ERASER, k =
+1, 5, 10, 20, 50%); Spearman between attention and IG; and why: the share of IG's attribution
+(its sum over a text, the change of the predicted log-probability from the all-padding input)
+carried by the top 10% tokens by attention and by signed attention, beside the share the top
+10% by IG carry. Under the table, issue 32's target for each model, read against
+self-attention's accuracy on the same seeds.
 
     python benchmarks/faithful_attention.py                                   # 4 models, 3 seeds
     python benchmarks/faithful_attention.py --models self-attention,word-attention --seeds 1,2
@@ -63,7 +66,7 @@ from attnclf.runtime.files import write_json, write_text
 from attnclf.training.compare import CompareSettings, compare
 
 MODELS = ("self-attention", "word-attention", "diversity", "tasc")
-METHODS = ("attention", "gradient_x_input", "integrated_gradients", "random")
+METHODS = ("attention", "signed_attention", "gradient_x_input", "integrated_gradients", "random")
 
 
 @dataclass
@@ -180,17 +183,25 @@ def register_candidates() -> None:
 
 def share_of_attribution(classifier, texts: list[str], top: float = 0.10) -> dict[str, float]:
     """The share of IG's total attribution (summed over texts) that the top `top` fraction of
-    tokens by attention carries, and the share the top fraction by IG itself carries."""
-    attention = attribute("attention", classifier, texts)
+    tokens by attention carries (and by signed attention, where the model has it), and the
+    share the top fraction by IG itself carries."""
     gradients = attribute("integrated_gradients", classifier, texts)
-    by_attention = by_itself = total = 0.0
-    for weights, ig in zip(attention, gradients, strict=True):
-        weights, ig = np.asarray(weights, dtype=float), np.asarray(ig, dtype=float)
+    rankings = {"attention": attribute("attention", classifier, texts)}
+    if classifier.has_signed_attention:
+        rankings["signed_attention"] = attribute("signed_attention", classifier, texts)
+    shares = dict.fromkeys(rankings, 0.0)
+    by_itself = total = 0.0
+    for i, ig in enumerate(gradients):
+        ig = np.asarray(ig, dtype=float)
         count = max(1, math.ceil(top * len(ig)))
-        by_attention += ig[np.argsort(-weights)[:count]].sum()
+        for name, scores in rankings.items():
+            shares[name] += ig[np.argsort(-np.asarray(scores[i], dtype=float))[:count]].sum()
         by_itself += ig[np.argsort(-ig)[:count]].sum()
         total += ig.sum()
-    return {"attention_top10_share": by_attention / total, "ig_top10_share": by_itself / total}
+    return {
+        **{f"{name}_top10_share": share / total for name, share in shares.items()},
+        "ig_top10_share": by_itself / total,
+    }
 
 
 def run(
@@ -226,9 +237,13 @@ def run(
             **{
                 f"{method}_{kind}": methods[method][f"aopc_{kind}"]
                 for method in METHODS
+                if method in methods
                 for kind in ("comprehensiveness", "sufficiency")
             },
             "spearman_attention_ig": spearman["spearman_mean"],
+            "spearman_attention_signed": report["rank_correlation_with_attention"]
+            .get("signed_attention", {})
+            .get("spearman_mean"),
             **share_of_attribution(result.classifiers[name], [texts[i] for i in chosen]),
         }
         print(f"  [{seed}] {name}: {json.dumps(figures[name])}", file=sys.stderr, flush=True)
@@ -246,42 +261,98 @@ def markdown(result: dict) -> str:
     lines = [
         f"CPU: {env['cpu']} ({', '.join(env['isa']) or 'no AVX2'}), {env['threads']} threads; "
         f"IMDB, tutorial settings, seeds {', '.join(map(str, seeds))}; faithfulness on "
-        f"{result['sample']} test reviews; top-10% shares on {result['share_sample']}.",
+        f"{result['sample']} test reviews; top-10% shares on {result['share_sample']}. "
+        "Signed attention: each weight times its word's vote (word-attention only).",
         "",
-        "| model | test acc % | attention compr. | IG compr. | attention / IG | attention suff. "
-        "| IG suff. | Spearman(att, IG) | IG share in top-10% attended | in top-10% by IG |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | test acc % | attention compr. | signed attention compr. | IG compr. "
+        "| attention / IG | signed / IG | attention suff. | signed suff. | IG suff. "
+        "| Spearman(att, IG) | IG share in top-10% attended | by signed attention "
+        "| in top-10% by IG |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in result["models"]:
         runs = [result["runs"][str(s)][name] for s in seeds]
-        column = {key: [r[key] for r in runs] for key in runs[0]}
-        ratio = [
-            a / b
-            for a, b in zip(
-                column["attention_comprehensiveness"],
-                column["integrated_gradients_comprehensiveness"],
-                strict=True,
-            )
+        column = {key: [r.get(key) for r in runs] for key in runs[0]}
+        signed = "signed_attention_comprehensiveness" in column
+
+        def cell(key: str, scale: float = 1.0, digits: int = 3, unit: str = "") -> str:
+            return column_cell(column, key, scale, digits, unit)  # noqa: B023
+
+        def ratio(key: str) -> str:
+            return column_ratio(column, key)  # noqa: B023
+
+        cells = [
+            name,
+            cell("test_accuracy", 100, 2),
+            cell("attention_comprehensiveness"),
+            cell("signed_attention_comprehensiveness") if signed else "-",
+            cell("integrated_gradients_comprehensiveness"),
+            ratio("attention_comprehensiveness"),
+            ratio("signed_attention_comprehensiveness"),
+            cell("attention_sufficiency"),
+            cell("signed_attention_sufficiency") if signed else "-",
+            cell("integrated_gradients_sufficiency"),
+            cell("spearman_attention_ig", 1, 2),
+            cell("attention_top10_share", 100, 0, "%"),
+            cell("signed_attention_top10_share", 100, 0, "%"),
+            cell("ig_top10_share", 100, 0, "%"),
         ]
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    name,
-                    mean_sd(column["test_accuracy"], 100, 2),
-                    mean_sd(column["attention_comprehensiveness"]),
-                    mean_sd(column["integrated_gradients_comprehensiveness"]),
-                    mean_sd(ratio, 100, 0) + "%",
-                    mean_sd(column["attention_sufficiency"]),
-                    mean_sd(column["integrated_gradients_sufficiency"]),
-                    mean_sd(column["spearman_attention_ig"], 1, 2),
-                    mean_sd(column["attention_top10_share"], 100, 0) + "%",
-                    mean_sd(column["ig_top10_share"], 100, 0) + "%",
-                ]
-            )
-            + " |"
-        )
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *target_lines(result)]
     return "\n".join(lines) + "\n"
+
+
+def column_cell(
+    column: dict[str, list], key: str, scale: float = 1.0, digits: int = 3, unit: str = ""
+) -> str:
+    """mean +- sd of one figure over the seeds; "-" where a seed lacks it."""
+    values = column.get(key)
+    if not values or any(v is None for v in values):
+        return "-"
+    return mean_sd(values, scale, digits) + unit
+
+
+def column_ratio(column: dict[str, list], key: str) -> str:
+    """A method's comprehensiveness as a share of IG's, seed by seed, mean +- sd."""
+    if key not in column:
+        return "-"
+    ig = column["integrated_gradients_comprehensiveness"]
+    return mean_sd([a / b for a, b in zip(column[key], ig, strict=True)], 100, 0) + "%"
+
+
+def target_lines(result: dict) -> list[str]:
+    """Issue 32's target per model, where self-attention ran on the same seeds: attention (or
+    signed attention) comprehensiveness at least 75% of IG's, sufficiency at most IG's + 0.05,
+    test accuracy at most 0.5 points below self-attention's mean."""
+    seeds = result["seeds"]
+    if "self-attention" not in result["models"]:
+        return []
+    mean = statistics.mean
+
+    def figures(name: str, key: str) -> list[float]:
+        return [result["runs"][str(s)][name][key] for s in seeds]
+
+    baseline = mean(figures("self-attention", "test_accuracy")) * 100
+    lines = [f"Target (issue 32): self-attention's mean accuracy {baseline:.2f}%."]
+    for name in result["models"]:
+        for method in ("attention", "signed_attention"):
+            key = f"{method}_comprehensiveness"
+            if key not in result["runs"][str(seeds[0])][name]:
+                continue
+            compr = mean(figures(name, key)) / mean(
+                figures(name, "integrated_gradients_comprehensiveness")
+            )
+            suff = mean(figures(name, f"{method}_sufficiency")) - mean(
+                figures(name, "integrated_gradients_sufficiency")
+            )
+            accuracy = mean(figures(name, "test_accuracy")) * 100 - baseline
+            met = compr >= 0.75 and suff <= 0.05 and accuracy >= -0.5
+            lines.append(
+                f"- {name}, {method.replace('_', ' ')}: {compr:.0%} of IG's comprehensiveness, "
+                f"sufficiency IG's {suff:+.3f}, accuracy {accuracy:+.2f} points: "
+                f"{'met' if met else 'not met'}"
+            )
+    return lines
 
 
 def merged(results: list[dict]) -> dict:

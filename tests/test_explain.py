@@ -44,6 +44,7 @@ def small_classifier(name: str = "multihead", max_len: int = 6) -> TextClassifie
     sizes = {
         "self-attention": dict(hidden_size=6, attention_size=4),
         "multihead": dict(hidden_size=8, num_heads=2),
+        "word-attention": dict(hidden_size=6, attention_size=4, vote_size=5),
     }
     config = model_config(
         name, vocab_size=len(vocab), num_outputs=1, embedding_dim=8, **sizes[name]
@@ -438,6 +439,120 @@ def test_token_scores_are_coloured_red_for_the_second_label_and_blue_for_the_fir
     assert has_colour(mpimg.imread(path), SIGNED_RAMP[0][1]) > 100  # w1's box
     three = with_scores([0.1], labels=("a", "b", "c"))
     assert "red: evidence for the predicted neg, blue: against it" in score_legend(three)
+
+
+# --- signed attention (word-attention) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def word_attention() -> list[Explanation]:
+    return explain(small_classifier("word-attention"), TEXTS)
+
+
+def with_signed_attention(scores: list[float]) -> Explanation:
+    """Attention (60% on the last token) and signed attention chosen, as word-attention gives."""
+    explanation = made_up([f"w{i}" for i in range(len(scores))])
+    explanation.model_name = "word-attention"
+    explanation.token_scores = scores
+    return explanation
+
+
+def test_word_attention_gives_signed_attention_that_adds_up_to_its_logit(word_attention, single):
+    classifier = small_classifier("word-attention")
+    bias = float(classifier.model.bias.detach())
+    for explanation in word_attention:
+        assert explanation.has_signed_attention and explanation.has_attention
+        assert not explanation.has_scores  # the views draw both, not the scores alone
+        assert len(explanation.token_scores) == len(explanation.tokens)
+        assert explanation.rows() == [("attention", explanation.weights)]
+        p = explanation.probabilities["pos"]
+        logit = np.log(p / (1 - p))
+        assert sum(explanation.token_scores) + bias == pytest.approx(logit, abs=1e-4)
+    assert not any(e.has_signed_attention for e in single)
+    assert not with_scores([0.5]).has_signed_attention  # nbsvm: scores without attention
+
+
+def test_plain_terminal_shows_signed_attention_first_then_the_weights(word_attention):
+    explanation = word_attention[1]
+    out = to_terminal(explanation, color=False, width=200)
+    assert "\x1b" not in out
+    lines = out.splitlines()
+    signed, weights = lines[2], lines[3]  # after the header and the truncation line
+    assert signed.startswith("signed attention  ") and weights.startswith("attention         ")
+    shown = re.findall(r"([\w!?']+)\(([+-]\d\.\d{3})\)", signed)
+    assert [word for word, _ in shown] == explanation.tokens
+    assert [float(v) for _, v in shown] == pytest.approx(explanation.token_scores, abs=5e-4)
+    plain = re.findall(r"([\w!?']+)\((\d\.\d{3})\)", weights)
+    assert [float(w) for _, w in plain] == pytest.approx(explanation.weights, abs=5e-4)
+    legend = joined("\n".join(lines[4:]))
+    assert legend.startswith("word(term): signed attention, each attention weight times its word")
+    assert "(+: evidence for pos, -: evidence for neg)" in legend
+    assert "word(weight): attention weight per token" in legend
+
+
+def test_colour_terminal_shows_signed_attention_on_the_signed_ramp_first():
+    scores = [0.5, -1.0, 0.0, 0.25, 0.1, -0.2]
+    explanation = with_signed_attention(scores)
+    out = to_terminal(explanation, color=True)
+    coloured = COLOURED.findall(out)
+    assert len(coloured) == 2 * 6 and [word for *_, word in coloured[:6]] == explanation.tokens
+    signed = [tuple(map(int, rgb[:3])) for rgb in coloured[:6]]
+    assert signed == [signed_colour(v) for v in scores]  # w1, the largest |term|: darkest blue
+    assert tuple(map(int, coloured[-1][:3])) == DARKEST  # then the weights, 60% on the last
+    assert re.search(r"^signed attention  .*\n(?:  .*\n)*attention {9}", out, re.M)
+    legend = joined(out)
+    assert "signed attention: each attention weight times its word's vote" in legend
+    assert "(red: evidence for pos, blue: evidence for neg; darkest = the text's largest term)" in (
+        legend
+    )
+    assert "relative to the largest weight in the same row" in legend
+
+
+def test_self_attention_views_have_no_signed_row(single, tmp_path):
+    for explanation in single:
+        for color in (False, True):
+            assert "signed attention" not in to_terminal(explanation, color=color)
+    page = explanations_page(single, "p")
+    assert "signed attention" not in page and "attnclf-signed-attention" not in page
+    assert not re.findall(r'<span title="[+-]', page)
+
+
+def test_html_shows_signed_attention_first_with_exact_terms_and_its_legend(word_attention):
+    explanation = word_attention[0]
+    fragment = to_html_fragment(explanation)
+    names = re.findall(r'<div (?:class="attnclf-row-name" )?style="flex:[^"]*">([^<]*)<', fragment)
+    assert names == ["signed attention", "attention"]
+    titles = re.findall(r'<span title="([^"]+)"', fragment)
+    n = len(explanation.tokens)
+    assert len(titles) == 2 * n
+    assert [float(t) for t in titles[:n]] == pytest.approx(explanation.token_scores, abs=1e-6)
+    assert all(t[0] in "+-" for t in titles[:n])  # signed
+    assert [float(t) for t in titles[n:]] == pytest.approx(explanation.weights, abs=1e-6)
+    note = fragment.index('class="attnclf-signed-attention"')
+    assert note > fragment.rindex("<span title=")  # under both rows
+    assert "hover a word for its exact term" in fragment
+    assert "red: evidence for pos, blue: evidence for neg" in fragment
+    peaked = to_html_fragment(with_signed_attention([0.5, -1.0, 0.0]))
+    assert 'title="-1.000000" style="background:#2166ac' in peaked  # the darkest blue
+    page = explanations_page(word_attention, "p")
+    assert_self_contained(page)
+    assert "attnclf-legend" in page  # the attention ramp's legend, for the weights
+    assert page.count('class="attnclf-signed-attention"') == len(word_attention)
+
+
+def test_png_draws_signed_attention_above_the_weights(tmp_path):
+    signed, plain = tmp_path / "signed.png", tmp_path / "plain.png"
+    render_png([with_signed_attention([0.5, -1.0, 0.0])], signed)
+    render_png([made_up(["w0", "w1", "w2"])], plain)
+    pixels = (mpimg.imread(signed)[..., :3] * 255).astype(int)
+    blue, orange = (
+        np.argwhere(np.abs(pixels - np.array(rgb)).max(axis=-1) <= 10)
+        for rgb in (SIGNED_RAMP[0][1], DARKEST)
+    )
+    assert len(blue) > 100 and len(orange) > 100  # w1's box in the signed row, w2's below
+    assert blue[:, 0].min() < orange[:, 0].min()  # the signed row is drawn first
+    assert has_colour(mpimg.imread(plain), SIGNED_RAMP[0][1]) == 0
+    assert png_size(signed)[1] > png_size(plain)[1]  # a row and a legend more
 
 
 # --- sampling the gallery -------------------------------------------------------------------

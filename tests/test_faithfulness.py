@@ -21,6 +21,7 @@ from attnclf.explain.attributions import (
     gradient_x_input,
     integrated_gradients,
     random,
+    signed_attention,
 )
 from attnclf.explain.faithfulness import (
     FAITHFULNESS_EXPLAINED,
@@ -35,8 +36,10 @@ from attnclf.explain.faithfulness import (
 from attnclf.inference.classifier import TextClassifier
 from attnclf.models.families.multihead import MultiHeadClassifier, MultiHeadConfig
 from attnclf.models.families.self_attention import SelfAttentionClassifier, SelfAttentionConfig
+from attnclf.models.families.word_attention import WordAttentionClassifier, WordAttentionConfig
 from attnclf.models.layers.attention import lengths_to_mask
 from attnclf.models.outputs import ClassifierOutput
+from attnclf.text.batches import collate
 from attnclf.text.tokens import PAD, UNK, Vocab
 
 WORDS = ["great", "boring", "the", "film", "was", "a", "plot", "and"]
@@ -59,9 +62,12 @@ class LookupModel(nn.Module):
     """logit z = sum of the tokens' weights (a 1-wide embedding); all attention on 'film'
     (uniform when the text has none). Two outputs give softmax([-z/2, z/2]) = sigmoid(z)."""
 
-    def __init__(self, vocab: Vocab, num_outputs: int = 1, attend_to: str = "film"):
+    def __init__(
+        self, vocab: Vocab, num_outputs: int = 1, attend_to: str = "film", signed: bool = False
+    ):
         super().__init__()
         self.config = LookupConfig(num_outputs)
+        self.signed = signed  # give each token's term of the logit as its signed attention
         self.embedding = nn.Embedding(len(vocab), 1, padding_idx=0)
         with torch.no_grad():
             self.embedding.weight.zero_()
@@ -71,16 +77,22 @@ class LookupModel(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
         mask = lengths_to_mask(lengths, ids.shape[1])  # (B, T)
-        z = (self.embedding(ids)[..., 0] * mask).sum(1)  # (B,)
+        terms = self.embedding(ids)[..., 0] * mask  # (B, T) z's terms, towards pos
+        z = terms.sum(1)  # (B,)
         logits = z[:, None] if self.config.num_outputs == 1 else torch.stack([-z / 2, z / 2], 1)
         hits = ((ids == self.attend_id) & mask).float()  # (B, T)
         chosen = torch.where(hits.sum(1, keepdim=True) > 0, hits, mask.float())
-        return ClassifierOutput(logits, chosen / chosen.sum(1, keepdim=True))
+        weights = chosen / chosen.sum(1, keepdim=True)
+        if not self.signed:
+            return ClassifierOutput(logits, weights)
+        if self.config.num_outputs == 2:  # the predicted class's: z/2 for pos, -z/2 for neg
+            terms = torch.where(z[:, None] > 0, terms / 2, -terms / 2)
+        return ClassifierOutput(logits, weights, token_scores=terms)
 
 
-def lookup_classifier(num_outputs: int = 1) -> TextClassifier:
+def lookup_classifier(num_outputs: int = 1, signed: bool = False) -> TextClassifier:
     vocab = Vocab([PAD, UNK, *WORDS])
-    model = LookupModel(vocab, num_outputs)
+    model = LookupModel(vocab, num_outputs, signed=signed)
     return TextClassifier("lookup", model, vocab, TextConfig(), ["neg", "pos"], device="cpu")
 
 
@@ -184,6 +196,38 @@ def test_gradient_methods_rank_the_decisive_word_first_and_counter_evidence_last
         )
 
 
+@pytest.mark.parametrize("num_outputs", [1, 2])
+def test_signed_attention_ranks_the_evidence_for_the_predicted_class_first(num_outputs: int):
+    classifier = lookup_classifier(num_outputs, signed=True)
+    texts = ["the film was boring and great", "boring plot and film"]
+    scores = signed_attention(classifier, texts)
+    # pos predicted: "great" first, "boring" last; neg predicted: "boring" first
+    assert int(scores[0].argmax()) == position(texts[0], "great")
+    assert int(scores[0].argmin()) == position(texts[0], "boring")
+    assert int(scores[1].argmax()) == position(texts[1], "boring") and scores[1].max() > 0
+    scale = 1.0 if num_outputs == 1 else 0.5
+    assert float(scores[0].sum()) == pytest.approx(scale * (DECISIVE - 1.0))
+    assert float(scores[1].sum()) == pytest.approx(scale * 1.0)  # towards neg: -(-1)
+
+
+def test_signed_attention_of_word_attention_adds_up_to_its_logit():
+    torch.manual_seed(0)
+    vocab = Vocab([PAD, UNK, *WORDS])
+    model = WordAttentionClassifier(WordAttentionConfig(len(vocab), 1, 8, 6, 5, 7, 0.0))
+    classifier = TextClassifier("word-attention", model, vocab, TextConfig(), ["neg", "pos"])
+    assert classifier.has_signed_attention and not lstm_classifier().has_signed_attention
+    scores = signed_attention(classifier, TEXTS)
+    batch = collate(encode_texts(classifier, TEXTS), np.arange(len(TEXTS)))
+    with torch.no_grad():
+        logits = model.eval()(batch.ids, batch.lengths).logits[:, 0] - model.bias  # (N,)
+    assert [float(s.sum()) for s in scores] == pytest.approx(logits.abs().tolist(), abs=1e-5)
+
+
+def test_signed_attention_of_a_model_without_it_is_a_one_line_error():
+    with pytest.raises(AttnclfError, match="has no signed attention"):
+        signed_attention(lstm_classifier(), TEXTS)
+
+
 def test_integrated_gradients_add_up_to_the_change_from_the_baseline():
     classifier = lookup_classifier()
     texts = ["the film was boring and great", "boring plot"]
@@ -250,7 +294,7 @@ def test_attribution_runs_in_eval_mode_and_restores_the_mode():
 
 
 def test_report_has_the_documented_keys_and_renders():
-    classifier = lookup_classifier()
+    classifier = lookup_classifier(signed=True)
     report = faithfulness_report(classifier, TEXTS, ig_steps=8)
     json.dumps(report, allow_nan=False)
     assert report["n"] == len(TEXTS) and report["ks"] == [0.01, 0.05, 0.1, 0.2, 0.5]
@@ -281,7 +325,14 @@ def test_report_on_a_three_class_lstm_model_is_finite():
     classifier = lstm_classifier("multihead")
     report = faithfulness_report(classifier, TEXTS, ks=[0.2, 0.5], ig_steps=4)
     values = [v for r in report["methods"].values() for v in r["comprehensiveness"].values()]
-    assert len(values) == 2 * len(METHODS) and all(math.isfinite(v) for v in values)
+    assert len(values) == 2 * (len(METHODS) - 1) and all(math.isfinite(v) for v in values)
+    assert report["skipped"] == {
+        "signed_attention": "the model's attention pools no per-word votes, so its weights "
+        "have no sign"
+    }
+    assert (
+        "signed_attention" in faithfulness_report(lookup_classifier(), TEXTS, ks=[0.5])["skipped"]
+    )
 
 
 def test_mistakes_are_explained():

@@ -116,7 +116,10 @@ def test_a_family_registered_in_a_test_goes_everywhere(
     assert measured.exit_code == 0, measured.output
     report = json.loads(measured.stdout)
     assert set(report["methods"]) == {"gradient_x_input", "integrated_gradients", "random"}
-    assert report["skipped"] == {"attention": "the model has no attention"}
+    assert report["skipped"] == {
+        "attention": "the model has no attention",
+        "signed_attention": "the model has no attention",
+    }
 
     run = tmp_path / "run"
     compared = run_cli(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import signal
@@ -243,6 +244,45 @@ def test_explain_gives_attention_and_the_gradients_on_request(client):
     error_of(client.post("/explain", json={"texts": [TEXT] * 4}), 422, "limit is 3")
 
 
+def test_explain_gives_word_attentions_signed_attention_towards_the_predicted_label():
+    word, family = tiny_classifier("word-attention"), get_family("word-attention")
+    size = len(vocabulary())
+    three = family.build(
+        family.make_config(**{**family.tiny, "vocab_size": size, "num_outputs": 3})
+    )
+    models = {
+        "word": ServedModel.of_classifier("word", word),
+        "three": in_memory("three", "word-attention", three, ["a", "b", "c"]),
+        "sa": ServedModel.of_classifier("sa", tiny_classifier("self-attention")),
+        "plain": in_memory("plain", "plain", Plain(size), LABELS),
+    }
+    methods = ["attention", "signed_attention"]
+    with TestClient(create_app(models, SETTINGS), raise_server_exceptions=False) as client:
+        body = client.post("/explain", json={"texts": [TEXT], "methods": methods}).json()
+        alone = client.post("/explain", json={"texts": [TEXT], "models": ["word"]}).json()
+    found = {model["name"]: model for model in body["models"]}
+    (explained,) = found["word"]["explanations"]
+    signed, terms = explained["signed_attention"], explained["token_scores"]
+    assert len(signed) == len(explained["tokens"]) == len(terms)
+    assert not found["word"]["unavailable"]
+    towards = 1 if explained["label"] == "pos" else -1  # one logit: towards the second label
+    assert signed == pytest.approx([towards * t for t in terms], abs=1e-6)
+    p = next(s["score"] for s in explained["labels"] if s["label"] == "pos")
+    logit, bias = math.log(p / (1 - p)), float(word.model.bias.detach())
+    # the terms add up to the logit minus the bias: signed, to the predicted label's log-odds
+    assert sum(signed) + towards * bias == pytest.approx(abs(logit), abs=1e-4)
+    (explained,) = found["three"]["explanations"]  # several classes: the predicted one's terms
+    assert explained["signed_attention"] == explained["token_scores"]
+    for name, reason in [
+        ("sa", "this model's attention pools no per-word votes, so its weights have no sign"),
+        ("plain", "this model pools without attention"),
+    ]:
+        assert found[name]["unavailable"]["signed_attention"] == reason
+        assert found[name]["explanations"][0]["signed_attention"] is None
+    assert found["sa"]["explanations"][0]["attention"]  # the rest of its answer is there
+    assert "signed_attention" not in alone["models"][0]["explanations"][0]  # not asked for
+
+
 def test_translate_for_seq2seq_folders(client):
     body = client.post("/translate", json={"texts": ["abc", "h"]}).json()
     assert body["model"] == "dates" and len(body["translations"]) == 2
@@ -448,9 +488,7 @@ def test_the_inference_thread_runs_with_the_threads_it_was_given(folders, monkey
         app = create_app({"mh": folders[1]["mh"]}, ServeSettings(threads=1))
         async with app.router.lifespan_context(app):
             executor = app.state.server.executor
-            return await asyncio.get_running_loop().run_in_executor(
-                executor, torch.get_num_threads
-            )
+            return await asyncio.get_running_loop().run_in_executor(executor, torch.get_num_threads)
 
     assert asyncio.run(main()) == 1
     assert torch.get_num_threads() == main_threads  # the test process keeps its own

@@ -6,15 +6,18 @@ as text, no policy violation; a screenshot is saved."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from test_serve import build_models
+from test_serve import TEXT, build_models, tiny_classifier
 
 CHROMIUM = os.environ.get("ATTNCLF_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 sync_api = pytest.importorskip(
@@ -27,13 +30,13 @@ if not Path(CHROMIUM).exists():
     )
 
 
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory):
+@contextlib.contextmanager
+def serving(models: dict) -> Iterator[str]:
+    """`models` served by uvicorn on a free port of 127.0.0.1, in a thread: the base URL."""
     import uvicorn
 
     from attnclf.serve import create_app
 
-    models = build_models(tmp_path_factory.mktemp("page-models"))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -49,6 +52,12 @@ def base_url(tmp_path_factory: pytest.TempPathFactory):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory):
+    with serving(build_models(tmp_path_factory.mktemp("page-models"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +139,44 @@ def test_an_error_from_the_api_is_shown_in_one_line(base_url, browser):
     page.wait_for_selector("#attnclf-status[data-state=error]", timeout=20_000)
     assert "no words to classify" in page.inner_text("#attnclf-status")
     page.close()
+
+
+def test_word_attention_shows_its_signed_attention_before_its_weights(browser, tmp_path):
+    from attnclf.serve.models import ServedModel
+
+    models = {
+        name: ServedModel.of_classifier(name, tiny_classifier(family))
+        for name, family in [("word", "word-attention"), ("sa", "self-attention")]
+    }
+    with serving(models) as url:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(url + "/")
+        page.wait_for_selector("#attnclf-status[data-state=ready]")
+        page.fill("#attnclf-text", TEXT)
+        page.click("#attnclf-submit")
+        page.wait_for_selector("#attnclf-status[data-state=done]", timeout=20_000)
+        body = {"texts": [TEXT], "model": "word", "attention": True}
+        answer = httpx.post(url + "/predict", json=body).json()[0]
+        word = page.locator(".attnclf-classifier[data-model=word]")
+        rows = word.locator(".attnclf-row")
+        assert word.locator(".attnclf-row-name").all_inner_texts() == [
+            "signed attention",
+            "attention",
+        ]
+        signed = rows.nth(0).locator(".attnclf-token")
+        assert signed.all_inner_texts() == answer["tokens"]
+        shown = [float(signed.nth(i).get_attribute("data-weight")) for i in range(signed.count())]
+        assert shown == answer["token_scores"]  # one value per token: its term of the logit
+        colours = {signed.nth(i).evaluate("e => e.style.backgroundColor") for i in range(3)}
+        assert all(c.startswith("rgb(") for c in colours)
+        legend = word.locator(".attnclf-signed-attention").inner_text()
+        assert "signed attention: each attention weight times its word's vote" in legend
+        assert "red: evidence for pos, blue: evidence for neg" in legend
+        sa = page.locator(".attnclf-classifier[data-model=sa]")
+        assert sa.locator(".attnclf-row-name").all_inner_texts() == ["attention"]
+        assert sa.locator(".attnclf-signed-attention").count() == 0
+        page.screenshot(path=str(tmp_path / "signed.png"), full_page=True)
+        assert not problems, problems
+        page.close()

@@ -3,6 +3,11 @@ the class the model predicted" (explain/faithfulness.py judges them by erasure).
 
 - `attention`: the model's own attention weights (Jain & Wallace 2019, "Attention is not
   Explanation"; Wiegreffe & Pinter 2019, "Attention is not not Explanation").
+- `signed_attention`: for a family whose attention pools each word's own vote (word-attention),
+  each weight times its word's vote: the token's exact term of the logit, signed towards the
+  predicted class. The weights say how much the pooling took of each word, the votes which way
+  and how far that word pushes; deleting a token removes exactly its term. Other families' values
+  carry context (BiLSTM states), so their weights have no such sign and the method is skipped.
 - `gradient_x_input`: gradient of the predicted class's log-probability with respect to the
   embedding output, times the embedding, summed over the embedding axis.
 - `integrated_gradients`: the same product averaged along a straight path from an all-padding
@@ -36,7 +41,13 @@ from ..models.objective import log_probabilities, probabilities
 from ..models.outputs import input_embeddings, logits_only
 from ..text.batches import EncodedTexts, iterate_batches
 
-METHODS: tuple[str, ...] = ("attention", "gradient_x_input", "integrated_gradients", "random")
+METHODS: tuple[str, ...] = (
+    "attention",
+    "signed_attention",
+    "gradient_x_input",
+    "integrated_gradients",
+    "random",
+)
 DEFAULT_BATCH_SIZE = 256  # rows per inference pass
 DEFAULT_IG_STEPS = 32
 # Rows per pass of the gradient methods (integrated gradients counts each step as a row). The
@@ -135,6 +146,30 @@ def attention(
     return scores
 
 
+def signed_attention(
+    classifier: TextClassifier, texts: Texts, *, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Scores:
+    """Each token's attention weight times its word's vote (`token_scores`: its term of the
+    logit), signed towards the class the model predicts: for one logit, its sign; for several,
+    the predicted class's terms. Only for a model that gives both attention and token scores."""
+    data = encode_texts(classifier, texts)
+    model, device = classifier.model, classifier.device
+    scores: Scores = [np.zeros(0, np.float32)] * len(data)
+    with eval_mode(model), torch.inference_mode():
+        for batch in iterate_batches(data, batch_size):
+            output = model(batch.ids.to(device), batch.lengths.to(device))
+            if output.attention is None or output.token_scores is None:
+                raise AttnclfError(
+                    f"{classifier.architecture} has no signed attention (its attention does "
+                    "not pool per-word votes); leave 'signed_attention' out of the methods"
+                )
+            terms = output.token_scores.float()  # (B, T)
+            if output.logits.shape[-1] == 1:  # towards label 1: flip where 0 was predicted
+                terms = terms * torch.where(output.logits.float() > 0, 1.0, -1.0)
+            _scatter(scores, terms.cpu().numpy(), batch.lengths, batch.index)
+    return scores
+
+
 def gradient_x_input(
     classifier: TextClassifier,
     texts: Texts,
@@ -222,6 +257,8 @@ def attribute(
     check_methods([method])
     if method == "attention":
         return attention(classifier, texts, batch_size=batch_size)
+    if method == "signed_attention":
+        return signed_attention(classifier, texts, batch_size=batch_size)
     rows = min(batch_size, GRADIENT_ROWS)
     if method == "gradient_x_input":
         return gradient_x_input(classifier, texts, targets=targets, batch_size=rows)
@@ -276,4 +313,5 @@ __all__ = [
     "gradient_x_input",
     "integrated_gradients",
     "random",
+    "signed_attention",
 ]

@@ -17,6 +17,13 @@ A model without attention that adds its logit up from the tokens (nbsvm) gives e
 signed share of the logit instead (`token_scores`; see models/outputs.py); `score_legend` says
 what their colours (or signs) mean for the explanation's labels.
 
+A model whose attention pools each word's own vote (word-attention) gives both: the weights, and
+as `token_scores` its signed attention, each weight times its word's vote, the word's exact term
+of the logit (`has_signed_attention`). Ranking the words by that term is as faithful as
+integrated gradients, where the plain weights are not, so the views draw it first, as the row
+SIGNED_ATTENTION on the signed ramp, with the weights below it; `signed_attention_legend` says
+what its colours (or signs) mean.
+
 Models where every token attends to every token (the tutorial families, the transformer) also
 give a token-by-token matrix per head (and per layer): row t holds token t's weights over the
 tokens. The Explanation keeps it (`token_attention`, (nh, T, T), with a name per map). For the
@@ -47,6 +54,8 @@ NO_ATTENTION = (
     "this model has no attention weights to show (it pools without attention); "
     "try `attnclf faithfulness` for gradient-based explanations"
 )
+# The name of the row of signed attention (word-attention's token scores) in every view
+SIGNED_ATTENTION = "signed attention"
 # How a notebook draws an Explanation (its _repr_html_): set by the HTML view, which sits above
 # this module, through show_in_notebooks.
 _notebook_view: Callable[[Explanation], str] | None = None
@@ -73,9 +82,10 @@ class Explanation:
     # t's weights over the tokens; one map per head (per layer and head for several layers)
     token_attention: np.ndarray | None = field(default=None, repr=False, compare=False)
     token_attention_names: list[str] | None = None  # one per map: "head 1", "layer 2, head 1"
-    # (T,) signed share of the logit per token, for a model without attention that adds its
-    # logit up from the tokens (nbsvm); positive: towards the second label (more labels: the
-    # predicted one)
+    # (T,) signed share of the logit per token, for a model that adds its logit up from the
+    # tokens: nbsvm (no attention), and word-attention, where it is its signed attention, each
+    # weight times its word's vote, the word's term of the logit; positive: towards the second
+    # label (more labels: the predicted one)
     token_scores: list[float] | None = None
     # shown instead of NO_ATTENTION for a model without attention (an ensemble says why)
     note: str | None = None
@@ -105,6 +115,11 @@ class Explanation:
             model_name=model_name,
             head_weights=[_sum_to_one(row) for row in heads] if heads is not None else None,
             true_label=true_label,
+            token_scores=(
+                [float(v) for v in prediction.token_scores]
+                if prediction.token_scores is not None
+                else None
+            ),
         )
 
     @classmethod
@@ -165,6 +180,12 @@ class Explanation:
         """Whether the views colour signed token scores: a model without attention that gave
         them."""
         return self.weights is None and self.token_scores is not None
+
+    @property
+    def has_signed_attention(self) -> bool:
+        """Whether the model gave both attention and token scores (word-attention): its token
+        scores are then its signed attention, which the views draw before the weights."""
+        return self.weights is not None and self.token_scores is not None
 
     @property
     def has_matrix(self) -> bool:
@@ -271,29 +292,51 @@ def _sum_to_one(row: Sequence[float] | np.ndarray) -> list[float]:
     return (values / total).tolist()
 
 
-def score_legend(explanation: Explanation, colours: bool = True) -> str:
-    """What the colours (or, without `colours`, the signs) of token scores mean for this
-    explanation's labels."""
+def _towards(explanation: Explanation, colours: bool) -> str:
+    """Which way a signed token score points, for this explanation's labels: in colours (red,
+    blue) or, without `colours`, in signs."""
     names = explanation.label_names
     up, down = ("red", "blue") if colours else ("+", "-")
     if len(names) == 2:
-        towards = f"{up}: evidence for {names[1]}, {down}: evidence for {names[0]}"
-    else:
-        towards = f"{up}: evidence for the predicted {explanation.label}, {down}: against it"
+        return f"{up}: evidence for {names[1]}, {down}: evidence for {names[0]}"
+    return f"{up}: evidence for the predicted {explanation.label}, {down}: against it"
+
+
+def score_legend(explanation: Explanation, colours: bool = True) -> str:
+    """What the colours (or, without `colours`, the signs) of token scores mean for this
+    explanation's labels."""
     what, scale = (
         ("colour", "; darkest = the text's largest share") if colours else ("word(score)", "")
     )
     return (
-        f"{what}: each word's share of the logit ({towards}{scale}); every n-gram's weight is "
-        "split equally over its words, so the shares add up to the logit minus the bias"
+        f"{what}: each word's share of the logit ({_towards(explanation, colours)}{scale}); every "
+        "n-gram's weight is split equally over its words, so the shares add up to the logit "
+        "minus the bias"
+    )
+
+
+def signed_attention_legend(explanation: Explanation, colours: bool = True) -> str:
+    """What the colours (or, without `colours`, the signs) of the signed attention row mean for
+    this explanation's labels, and how it reads beside the plain weights."""
+    what, scale = (
+        (f"{SIGNED_ATTENTION}:", "; darkest = the text's largest term")
+        if colours
+        else (f"word(term): {SIGNED_ATTENTION},", "")
+    )
+    return (
+        f"{what} each attention weight times its word's vote, the word's term of the logit "
+        f"({_towards(explanation, colours)}{scale}); the attention row under it gives the plain "
+        "weights, how much the pooling took of each word"
     )
 
 
 __all__ = [
     "NO_ATTENTION",
+    "SIGNED_ATTENTION",
     "Explanation",
     "explain",
     "map_names",
     "score_legend",
     "show_in_notebooks",
+    "signed_attention_legend",
 ]

@@ -214,6 +214,13 @@ def faithfulness_report(
     if "attention" in methods and not classifier.has_attention:
         methods = [name for name in methods if name != "attention"]
         skipped["attention"] = "the model has no attention"
+    if "signed_attention" in methods and not classifier.has_signed_attention:
+        methods = [name for name in methods if name != "signed_attention"]
+        skipped["signed_attention"] = (
+            "the model's attention pools no per-word votes, so its weights have no sign"
+            if classifier.has_attention
+            else "the model has no attention"
+        )
     started = time.perf_counter()
     data = encode_texts(classifier, texts)
     if not len(data):

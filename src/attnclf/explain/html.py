@@ -5,8 +5,9 @@ of matrix.py where a model has one) and the same texts under several models side
 
 Each word is coloured by its weight on the ramp of colours.py, scaled per row by the row's
 largest weight (or EVEN_SHARES / T if larger), with the exact weight in a tooltip; token scores
-go on the signed ramp; a model without attention gets its words uncoloured and a note saying
-why. Every piece of text is escaped here.
+go on the signed ramp (word-attention's, its signed attention, as a row before its weights); a
+model without attention gets its words uncoloured and a note saying why. Every piece of text is
+escaped here.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from .colours import (
     signed_colour,
     signed_levels,
 )
-from .explanation import NO_ATTENTION, Explanation, score_legend, show_in_notebooks
+from .explanation import (
+    NO_ATTENTION,
+    SIGNED_ATTENTION,
+    Explanation,
+    score_legend,
+    show_in_notebooks,
+    signed_attention_legend,
+)
 from .matrix import matrix_html, page_css, row_view_script
 
 # Inline styles only: a fragment must look the same in a notebook, where a page's <style> is
@@ -37,7 +45,7 @@ _BOX = (
     "margin:0 0 14px 0;"
 )
 _WORDS = "font-size:15px;line-height:1.95;overflow-wrap:anywhere;"
-_ROW_NAME = "flex:0 0 4.5em;color:#57606a;font-size:12px;padding-top:4px;"
+_ROW_NAME = "flex:0 0 5.5em;color:#57606a;font-size:12px;padding-top:4px;"
 _MARKER = (
     "display:inline-block;font-size:12px;color:#57606a;border:1px dashed #8c959f;"
     "border-radius:3px;padding:0 5px;margin:0 2px;line-height:1.5;"
@@ -58,33 +66,24 @@ def _span(token: str, weight: float, level: float, signed: bool = False) -> str:
 
 def _words_html(
     explanation: Explanation,
-    weights: Sequence[float] | None,
+    values: Sequence[float] | None,
     cut: tuple[int, int] | None,
     spans: bool = False,
+    signed: bool = False,
 ) -> str:
-    """The tokens, each coloured by its weight, or plain when `weights` is None (each in a
-    <span> of its own with `spans`, for the row view to colour); an explanation with token
-    scores and no weights gets them on the signed ramp."""
-    if weights is None and explanation.has_scores:
-        assert explanation.token_scores is not None
-        scores = explanation.token_scores
-        pieces = [
-            _span(token, score, level, signed=True)
-            for token, score, level in zip(
-                explanation.tokens, scores, signed_levels(scores), strict=True
-            )
-        ]
-    elif weights is None:
+    """The tokens, each coloured by its value: a weight on the ramp, or with `signed` a token
+    score on the signed ramp; plain when `values` is None (each in a <span> of its own with
+    `spans`, for the row view to colour)."""
+    if values is None:
         pieces = [
             f"<span>{html.escape(token)}</span>" if spans else html.escape(token)
             for token in explanation.tokens
         ]
     else:
+        levels = signed_levels(values) if signed else intensities(values)
         pieces = [
-            _span(token, weight, level)
-            for token, weight, level in zip(
-                explanation.tokens, weights, intensities(weights), strict=True
-            )
+            _span(token, value, level, signed)
+            for token, value, level in zip(explanation.tokens, values, levels, strict=True)
         ]
     if cut is not None and cut[1]:
         marker = f"&#8943; {cut[1]} tokens cut &#8943;"
@@ -92,16 +91,17 @@ def _words_html(
     return " ".join(pieces)
 
 
-def _score_note_html(explanation: Explanation) -> str:
-    """score_legend as a grey note after a swatch of the signed ramp."""
+def _signed_note_html(legend: str, kind: str, hover: str) -> str:
+    """`legend` (score_legend or signed_attention_legend) as a grey note of class `kind` after a
+    swatch of the signed ramp, saying what hovering a word gives (`hover`)."""
     stops = ", ".join(f"{hex_colour(rgb)} {(t + 1) * 50:.0f}%" for t, rgb in SIGNED_RAMP)
     ramp = (
         '<span style="display:inline-block;width:90px;height:10px;border:1px solid #d0d7de;'
         f'vertical-align:middle;margin-right:6px;background:linear-gradient(to right, {stops})">'
         "</span>"
     )
-    text = html.escape(score_legend(explanation)) + "; hover a word for its exact share"
-    return f'<div class="attnclf-token-scores" style="{_NOTE}">{ramp}{text}</div>'
+    text = f"{html.escape(legend)}; hover a word for its exact {hover}"
+    return f'<div class="{kind}" style="{_NOTE}">{ramp}{text}</div>'
 
 
 def _no_attention_html(note: str | None = None) -> str:
@@ -138,21 +138,26 @@ def _header_html(explanation: Explanation) -> str:
 
 def _fragment(explanation: Explanation, with_text: bool, matrix: str = "") -> str:
     """The card; `matrix`, the matrix section (matrix.matrix_html), goes under the words,
-    whose first row becomes the one the row view recolours."""
-    rows, cut = explanation.rows(), explanation.cut()
+    whose first row of weights becomes the one the row view recolours. A model with signed
+    attention gets it as a row before its weights, and its legend under them."""
+    e, cut = explanation, explanation.cut()
     main = ' class="attnclf-main"' if matrix else ""
     body = []
-    if not explanation.has_attention:
-        plain = _words_html(explanation, None, cut, spans=bool(matrix))
-        body.append(f'<div{main} style="{_WORDS}">{plain}</div>')
-        body.append(
-            _score_note_html(explanation)
-            if explanation.has_scores
-            else _no_attention_html(explanation.note)
-        )
-    for number, (name, weights) in enumerate(rows):
-        kind = main if number == 0 else ""
-        words = f'<div{kind} style="{_WORDS}">{_words_html(explanation, weights, cut)}</div>'
+    if not e.has_attention:
+        if e.has_scores:
+            words = _words_html(e, e.token_scores, cut, signed=True)
+            note = _signed_note_html(score_legend(e), "attnclf-token-scores", "share")
+        else:
+            words = _words_html(e, None, cut, spans=bool(matrix))
+            note = _no_attention_html(e.note)
+        body.extend([f'<div{main} style="{_WORDS}">{words}</div>', note])
+    rows = [(name, weights, False) for name, weights in e.rows()]
+    if e.has_signed_attention:
+        assert e.token_scores is not None
+        rows.insert(0, (SIGNED_ATTENTION, e.token_scores, True))
+    for number, (name, values, signed) in enumerate(rows):
+        kind = main if number == int(e.has_signed_attention) else ""
+        words = f'<div{kind} style="{_WORDS}">{_words_html(e, values, cut, signed=signed)}</div>'
         if len(rows) > 1:
             divider = "border-top:1px solid #eaeef2;padding-top:4px;" if number else ""
             label = ' class="attnclf-row-name"' if kind else ""
@@ -162,25 +167,29 @@ def _fragment(explanation: Explanation, with_text: bool, matrix: str = "") -> st
             )
         else:
             body.append(words)
+    if e.has_signed_attention:
+        legend = signed_attention_legend(e)
+        body.append(_signed_note_html(legend, "attnclf-signed-attention", "term"))
     text = (
         '<details style="margin-top:6px;font-size:13px;color:#57606a">'
         "<summary>original text</summary>"
-        f'<div style="white-space:pre-wrap;margin-top:4px">{html.escape(explanation.text)}</div>'
+        f'<div style="white-space:pre-wrap;margin-top:4px">{html.escape(e.text)}</div>'
         "</details>"
         if with_text
         else ""
     )
     return (
         f'<div class="attnclf-explanation" style="{_BOX}">'
-        f"{_header_html(explanation)}{''.join(body)}{matrix}{text}</div>"
+        f"{_header_html(e)}{''.join(body)}{matrix}{text}</div>"
     )
 
 
 def to_html_fragment(explanation: Explanation) -> str:
     """One example as a self-styled <div>: header, coloured words (a tooltip gives each exact
-    weight), a row per head for multi-head models, and the original text folded away. A model
-    without attention gets its words uncoloured and a note saying why. The token-by-token
-    matrix is left out: it needs the page (explanations_page) for its rules and its script."""
+    weight), a row per head for multi-head models, the signed attention first for a model
+    with it (word-attention), and the original text folded away. A model without attention
+    gets its words uncoloured and a note saying why. The token-by-token matrix is left out: it
+    needs the page (explanations_page) for its rules and its script."""
     return _fragment(explanation, with_text=True)
 
 

@@ -1,7 +1,8 @@
 """Explanations as a PNG: wrapped words on boxes coloured by their weights (a row per head for
-multi-head models, token scores on the signed ramp), a note for a model without attention, the
-token-by-token heatmaps of matrix.py under the words of a model with a matrix, and the ramp's
-colour bar. Drawn with matplotlib on the Agg canvas, without pyplot.
+multi-head models, token scores on the signed ramp: word-attention's, its signed attention, as a
+row before its weights), a note for a model without attention, the token-by-token heatmaps of
+matrix.py under the words of a model with a matrix, and the ramp's colour bar. Drawn with
+matplotlib on the Agg canvas, without pyplot.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from .colours import (
     signed_colour,
     signed_levels,
 )
-from .explanation import NO_ATTENTION, Explanation, score_legend
+from .explanation import (
+    NO_ATTENTION,
+    SIGNED_ATTENTION,
+    Explanation,
+    score_legend,
+    signed_attention_legend,
+)
 from .matrix import draw_heatmaps, heatmaps_height
 
 if TYPE_CHECKING:
@@ -94,9 +101,10 @@ def render_png(explanations: Sequence[Explanation], path: str | Path, dpi: int =
 
 def figure(explanations: Sequence[Explanation]) -> Figure:
     """A figure of wrapped, coloured words per explanation (a row per head for multi-head
-    models) with a colour bar. A model without attention gets its words uncoloured under a
-    note; the colour bar is left out when nothing is coloured. A model with a token-by-token
-    matrix also gets a heatmap per map under its words (matrix.draw_heatmaps)."""
+    models, the signed attention first for a model with it) with a colour bar. A model
+    without attention gets its words uncoloured under a note; the colour bar is left out when
+    nothing is coloured. A model with a token-by-token matrix also gets a heatmap per map under
+    its words (matrix.draw_heatmaps)."""
     # A Figure on the Agg canvas, not pyplot: no global backend switch, no figure left open.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -112,7 +120,11 @@ def figure(explanations: Sequence[Explanation]) -> Figure:
     def text(x: float, y: float, s: str, **style: Any) -> None:
         ax.text(x, y, s, parse_math=False, **style)  # "$" in a label is not mathtext
 
-    label_width = 7 * _CHAR if any(e.head_weights for e in explanations) else 0.0
+    label_width = 0.0
+    if any(e.has_signed_attention for e in explanations):
+        label_width = 14 * _CHAR  # room for SIGNED_ATTENTION
+    elif any(e.head_weights for e in explanations):
+        label_width = 7 * _CHAR
     words_width = _FIG_WIDTH - 2 * _MARGIN - label_width
     maps_width = _FIG_WIDTH - 2 * _MARGIN
     heatmaps: list[tuple[Explanation, float]] = []  # drawn once the figure's height is known
@@ -129,11 +141,11 @@ def figure(explanations: Sequence[Explanation]) -> Figure:
         text(_MARGIN, y, f"probabilities: {probs}{cut_note}", fontsize=9.5, color=grey, va="top")
         y += 1.1 * _LINE
         cut = e.cut()
-        rows: list[tuple[str, list[float] | None]] = list(e.rows()) or [("", e.token_scores)]
-        for name, weights in rows:
+        rows = _rows(e)
+        for name, values, signed in rows:
             if len(rows) > 1:
                 text(_MARGIN, y + _LINE / 2, name, fontsize=9, color=grey, va="center")
-            boxes = _layout_words(e.tokens, weights, cut, words_width, signed=e.has_scores)
+            boxes = _layout_words(e.tokens, values, cut, words_width, signed=signed)
             for box in boxes:
                 left, top = _MARGIN + label_width + box.x, y + box.line * _LINE
                 width = _box_width(box.text)
@@ -146,15 +158,16 @@ def figure(explanations: Sequence[Explanation]) -> Figure:
                 elif box.level is None:  # a model without attention: the word alone
                     text(*middle, box.text, color="black", **mono)
                 else:
-                    rgb = signed_colour(box.level) if e.has_scores else colour(box.level)
+                    rgb = signed_colour(box.level) if signed else colour(box.level)
                     ax.add_patch(
                         Rectangle((left, top + 2), width, _LINE - 4, facecolor=hex_colour(rgb))
                     )
                     text(*middle, box.text, color="white" if is_dark(rgb) else "black", **mono)
             y += (boxes[-1].line + 1) * _LINE if boxes else _LINE
             y += 0.35 * _LINE if len(rows) > 1 else 0
-        if e.has_scores:  # the legend of its colours, wrapped to the figure
-            for line in textwrap.wrap(score_legend(e), int(maps_width / (9.5 * 0.55))):
+        if e.has_scores or e.has_signed_attention:  # the legend of the signed colours
+            legend = score_legend(e) if e.has_scores else signed_attention_legend(e)
+            for line in textwrap.wrap(legend, int(maps_width / (9.5 * 0.55))):
                 text(_MARGIN, y + _LINE / 2, line, fontsize=9.5, color=grey, va="center")
                 y += 0.8 * _LINE
             y += 0.2 * _LINE
@@ -181,6 +194,19 @@ def figure(explanations: Sequence[Explanation]) -> Figure:
         for e, top in heatmaps:
             draw_heatmaps(fig, e, _MARGIN, top, maps_width, height)
     return fig
+
+
+def _rows(explanation: Explanation) -> list[tuple[str, list[float] | None, bool]]:
+    """(name, values, signed) per row of words: the signed attention first for a model with it,
+    then the weights (the mean and each head); the token scores alone, or the plain words, for a
+    model without attention."""
+    e = explanation
+    rows: list[tuple[str, list[float] | None, bool]] = [
+        (name, weights, False) for name, weights in e.rows()
+    ]
+    if e.has_signed_attention:
+        rows.insert(0, (SIGNED_ATTENTION, e.token_scores, True))
+    return rows or [("", e.token_scores, e.has_scores)]
 
 
 def _add_colour_bar(fig: Figure, top: float, height: float) -> None:

@@ -1,8 +1,8 @@
 """Explanations in a terminal: each word on a 24-bit background by its weight (or, without
-colour, `word(0.123)`), a row per head for multi-head models, token scores on the signed ramp,
-lines wrapped at the terminal's width, and a note where the page or PNG shows more (the
-token-by-token matrix). Labels and model names are stripped of control characters, so they
-cannot send escape codes.
+colour, `word(0.123)`), a row per head for multi-head models, token scores on the signed ramp
+(word-attention's, its signed attention, as a row before its weights), lines wrapped at the
+terminal's width, and a note where the page or PNG shows more (the token-by-token matrix).
+Labels and model names are stripped of control characters, so they cannot send escape codes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ import unicodedata
 from typing import TextIO
 
 from .colours import LEGEND, colour, intensities, is_dark, signed_colour, signed_levels
-from .explanation import NO_ATTENTION, Explanation, score_legend
+from .explanation import (
+    NO_ATTENTION,
+    SIGNED_ATTENTION,
+    Explanation,
+    score_legend,
+    signed_attention_legend,
+)
 
 MATRIX_NOTE = "token-by-token attention matrix: {maps}; see it with --html FILE or --png FILE"
 
@@ -50,7 +56,9 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
     With `color`, each word gets a 24-bit background by its weight (scaled per row) and a
     black or white foreground that reads on it; without, each word is `word(0.123)` and the
     text has no escape codes at all. Multi-head models get the mean row and one row per head.
-    A model without attention gets its words plain, either way, and NO_ATTENTION.
+    A model with signed attention (word-attention) gets it first, on the signed ramp (without
+    colour `word(+0.123)`), then its weights. A model without attention gets its words plain,
+    either way, and NO_ATTENTION; one with token scores (nbsvm) gets them on the signed ramp.
     """
     e = explanation
     lines = [_header(e)]
@@ -59,14 +67,7 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
     cut = e.cut()
     if e.has_scores:
         assert e.token_scores is not None
-        cells: list[tuple[int, str]] = []  # (visible width, what is printed)
-        levels = signed_levels(e.token_scores)
-        for token, score, level in zip(e.tokens, e.token_scores, levels, strict=True):
-            if color:
-                cells.append((len(token), _ansi(token, signed_colour(level))))
-            else:
-                plain = f"{token}({score:+.3f})"
-                cells.append((len(plain), plain))
+        cells = _signed_cells(e.tokens, e.token_scores, color)
         lines.extend(_wrap(_with_cut(cells, cut), "", width))
         legend = score_legend(e, colours=color)
         lines.extend(textwrap.wrap(legend, width, break_on_hyphens=False))
@@ -77,22 +78,47 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
         lines.extend(textwrap.wrap(e.note or NO_ATTENTION, width, break_on_hyphens=False))
         lines.extend(_matrix_note(e, width))
         return "\n".join(lines)
-    rows = e.rows()
+    rows = [(name, _weight_cells(e.tokens, weights, color)) for name, weights in e.rows()]
+    if e.has_signed_attention:
+        assert e.token_scores is not None
+        rows.insert(0, (SIGNED_ATTENTION, _signed_cells(e.tokens, e.token_scores, color)))
     label_width = max(len(name) for name, _ in rows) + 2 if len(rows) > 1 else 0
-    for name, weights in rows:
-        cells = []
-        for token, weight, level in zip(e.tokens, weights, intensities(weights), strict=True):
-            if color:
-                cells.append((len(token), _ansi(token, colour(level))))
-            else:
-                plain = f"{token}({weight:.3f})"
-                cells.append((len(plain), plain))
+    for name, cells in rows:
         label = name.ljust(label_width) if label_width else ""
         lines.extend(_wrap(_with_cut(cells, cut), label, width))
+    if e.has_signed_attention:
+        signed = signed_attention_legend(e, colours=color)
+        lines.extend(textwrap.wrap(signed, width, break_on_hyphens=False))
     legend = LEGEND if color else "word(weight): attention weight per token; each row sums to 1"
     lines.extend(textwrap.wrap(legend, width))
     lines.extend(_matrix_note(e, width))
     return "\n".join(lines)
+
+
+def _weight_cells(tokens: list[str], weights: list[float], color: bool) -> list[tuple[int, str]]:
+    """(visible width, what is printed) per token: on the ramp by its weight, scaled per row, or
+    `word(0.123)`."""
+    cells = []
+    for token, weight, level in zip(tokens, weights, intensities(weights), strict=True):
+        if color:
+            cells.append((len(token), _ansi(token, colour(level))))
+        else:
+            plain = f"{token}({weight:.3f})"
+            cells.append((len(plain), plain))
+    return cells
+
+
+def _signed_cells(tokens: list[str], scores: list[float], color: bool) -> list[tuple[int, str]]:
+    """(visible width, what is printed) per token: on the signed ramp by its score, scaled by the
+    text's largest magnitude, or `word(+0.123)`."""
+    cells = []
+    for token, score, level in zip(tokens, scores, signed_levels(scores), strict=True):
+        if color:
+            cells.append((len(token), _ansi(token, signed_colour(level))))
+        else:
+            plain = f"{token}({score:+.3f})"
+            cells.append((len(plain), plain))
+    return cells
 
 
 def _ansi(token: str, rgb: tuple[int, int, int]) -> str:

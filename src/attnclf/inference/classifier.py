@@ -87,6 +87,9 @@ class TextScorer(Protocol):
     @property
     def has_attention(self) -> bool: ...
 
+    @property
+    def has_signed_attention(self) -> bool: ...
+
     def infer(
         self, texts: Sequence[str], batch_size: int = 256, attention: bool = True
     ) -> list[Scored | None]: ...
@@ -115,18 +118,30 @@ class TextClassifier:
         self.encoder = text_encoder(vocab, text_config)
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.model.to(self.device).eval()
-        self._has_attention: bool | None = None
+        self._views: tuple[bool, bool] | None = None
 
     @property
     def has_attention(self) -> bool:
         """Whether the model returns attention weights (a model that pools without attention
         does not), found by reading one token."""
-        if self._has_attention is None:
+        return self._read_views()[0]
+
+    @property
+    def has_signed_attention(self) -> bool:
+        """Whether the model's attention pools each word's own vote, so that each weight times
+        the vote is the token's term of the logit (word-attention): it returns both attention
+        and token scores."""
+        return self._read_views()[1]
+
+    def _read_views(self) -> tuple[bool, bool]:
+        """(attention, signed attention), found once by reading one token."""
+        if self._views is None:
             ids = torch.full((1, 1), self.vocab.unk_id, device=self.device)
             with torch.inference_mode():
                 output = self.model.eval()(ids, torch.ones(1, dtype=torch.long, device=self.device))
-            self._has_attention = output.attention is not None
-        return self._has_attention
+            attention = output.attention is not None
+            self._views = (attention, attention and output.token_scores is not None)
+        return self._views
 
     def encode(self, texts: list[str]) -> EncodedTexts:
         return EncodedTexts.from_sequences(self.encoder.encode_many(texts))

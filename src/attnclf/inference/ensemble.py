@@ -55,6 +55,7 @@ class Ensemble:
 
     architecture = ARCHITECTURE
     has_attention = False  # the members have theirs: `attnclf explain` shows each
+    has_signed_attention = False
 
     def __init__(self, members: Sequence[Member], metadata: dict[str, Any] | None = None):
         if not members:

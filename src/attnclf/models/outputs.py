@@ -37,8 +37,9 @@ class ClassifierOutput:
     # 2017's ||A A^T - I||_F^2); None when the model asks for none
     auxiliary_loss: torch.Tensor | None = None
     # (B, T) signed share of the logit per token, 0 on padding, for a model that adds its logit
-    # up from the tokens (nbsvm): each row sums to the logit minus its bias. For C = 1 it is the
-    # logit (positive: towards the second label), for C > 1 the predicted class's logit
+    # up from the tokens (nbsvm; word-attention, where it is each attention weight times its
+    # word's vote: its signed attention): each row sums to the logit minus its bias. For C = 1 it
+    # is the logit (positive: towards the second label), for C > 1 the predicted class's logit
     token_scores: torch.Tensor | None = None
 
 

@@ -1,7 +1,8 @@
 """The page the server shows at `/`: type a text, see every loaded model's label and
 probability and its words coloured by attention (a row per head for multi-head models, the
-token-by-token matrix where a model has one), or, with the toggle, by gradient x input or
-integrated gradients, so a reader sees where attention and the gradients disagree.
+signed attention before the weights for word-attention, the token-by-token matrix where a model
+has one), or, with the toggle, by gradient x input or integrated gradients, so a reader sees
+where attention and the gradients disagree.
 
 It is built in the shell every attnclf page shares (explain/shell.py) and stays
 self-contained: no CDN, nothing from another origin. Unlike a saved page it needs a script and
@@ -22,7 +23,14 @@ from functools import cache
 from importlib.resources import files
 
 from ..explain import shell
-from ..explain.colours import EVEN_SHARES, NEGATIVE_RAMP, RAMP, colours_script, ramp_data
+from ..explain.colours import (
+    EVEN_SHARES,
+    NEGATIVE_RAMP,
+    RAMP,
+    SIGNED_RAMP,
+    colours_script,
+    ramp_data,
+)
 from ..explain.explanation import NO_ATTENTION
 from .models import ServedModel
 
@@ -55,10 +63,12 @@ def page_script() -> str:
 
 def page_settings() -> dict[str, object]:
     """What the page's script needs to know, handed over as data: the ramps and the scale rule
-    of the saved views (explain/colours.py) and their note for a model without attention."""
+    of the saved views (explain/colours.py; the signed ramp for word-attention's signed
+    attention) and their note for a model without attention."""
     return {
         "ramp": ramp_data(RAMP),
         "negative_ramp": ramp_data(NEGATIVE_RAMP),
+        "signed_ramp": ramp_data(SIGNED_RAMP),
         "even_shares": EVEN_SHARES,
         "matrix_tokens": MATRIX_TOKENS,
         "no_attention": NO_ATTENTION,

@@ -1,13 +1,16 @@
 // The live page of `attnclf serve` (attnclf/serve/page.py), served at /page.js after
 // colours.js: it calls the API and draws every model's answer, each token and label put on
 // the page with textContent, never as HTML. Its settings (the ramps of colours.py, the scale
-// rule, the note for a model without attention) are the form's data-settings, as JSON.
+// rule, the note for a model without attention) are the form's data-settings, as JSON. A model
+// with signed attention (word-attention: attention and token scores) gets it as a row before its
+// weights, on the saved views' signed ramp.
 (function () {
   "use strict";
   const form = document.getElementById("attnclf-form");
   const SETTINGS = JSON.parse(form.dataset.settings);
   const RAMP = SETTINGS.ramp;
   const NEGATIVE_RAMP = SETTINGS.negative_ramp;
+  const SIGNED_RAMP = SETTINGS.signed_ramp;
   const EVEN_SHARES = SETTINGS.even_shares;
   const MATRIX_TOKENS = SETTINGS.matrix_tokens;
   const NO_ATTENTION = SETTINGS.no_attention;
@@ -44,19 +47,24 @@
     return element;
   }
 
-  function paint(element, level) {
-    const rgb = attnclfColours.colour(Math.abs(level), level < 0 ? NEGATIVE_RAMP : RAMP);
+  // Weights and gradient scores go on RAMP, orange for the predicted label and, where
+  // negative, blue against it; with `towardsLabels` a signed level goes on SIGNED_RAMP, red
+  // towards the second label and blue towards the first, as the saved views draw token scores.
+  function paint(element, level, towardsLabels) {
+    const rgb = towardsLabels
+      ? attnclfColours.colour(level, SIGNED_RAMP)
+      : attnclfColours.colour(Math.abs(level), level < 0 ? NEGATIVE_RAMP : RAMP);
     element.style.backgroundColor = "rgb(" + rgb.join(",") + ")";
     if (attnclfColours.isDark(rgb)) element.style.color = "#fff";
   }
 
-  function words(tokens, weights, signed) {
+  function words(tokens, weights, signed, towardsLabels) {
     const box = node("div", "attnclf-words");
     const shade = weights ? levels(weights, signed) : null;
     tokens.forEach((token, i) => {
       const span = node("span", "attnclf-token", token);
       if (shade) {
-        paint(span, shade[i]);
+        paint(span, shade[i], towardsLabels);
         span.dataset.weight = String(weights[i]);
         span.title = weights[i].toFixed(6);
       }
@@ -65,10 +73,22 @@
     return box;
   }
 
-  function row(name, tokens, weights, signed) {
+  function row(name, tokens, weights, signed, towardsLabels) {
     const line = node("div", "attnclf-row");
-    line.append(node("div", "attnclf-row-name", name), words(tokens, weights, signed));
+    line.append(node("div", "attnclf-row-name", name),
+      words(tokens, weights, signed, towardsLabels));
     return line;
+  }
+
+  // What the signed attention row's colours mean for the model's labels (in /models' order).
+  function signedLegend(model, explained) {
+    const info = (models || []).find((m) => m.name === model.name);
+    const labels = info ? info.labels : null;
+    const towards = labels && labels.length === 2
+      ? "red: evidence for " + labels[1] + ", blue: evidence for " + labels[0]
+      : "red: evidence for the predicted " + explained.label + ", blue: against it";
+    return "signed attention: each attention weight times its word's vote, its term of the " +
+      "logit (" + towards + "); the attention row: how much the pooling took of each word";
   }
 
   function matrix(rowTokens, columnTokens, values, caption) {
@@ -131,13 +151,21 @@
       card.append(words(tokens, null, false));
       card.append(node("div", "attnclf-note attnclf-no-attention",
         "no attention: " + NO_ATTENTION));
-    } else if (explained.head_attention) {
-      card.append(row("mean", tokens, explained.attention, false));
-      explained.head_attention.forEach((weights, h) => {
-        card.append(row("head " + (h + 1), tokens, weights, false));
-      });
     } else {
-      card.append(row("attention", tokens, explained.attention, false));
+      const signed = explained.token_scores;  // word-attention's signed attention
+      if (signed) card.append(row("signed attention", tokens, signed, true, true));
+      if (explained.head_attention) {
+        card.append(row("mean", tokens, explained.attention, false));
+        explained.head_attention.forEach((weights, h) => {
+          card.append(row("head " + (h + 1), tokens, weights, false));
+        });
+      } else {
+        card.append(row("attention", tokens, explained.attention, false));
+      }
+      if (signed) {
+        card.append(node("div", "attnclf-note attnclf-signed-attention",
+          signedLegend(model, explained)));
+      }
     }
     if (view === "attention" && explained.token_attention) {
       explained.token_attention.forEach((values, h) => {

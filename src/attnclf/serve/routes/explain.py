@@ -1,15 +1,16 @@
-"""`POST /explain`: per model and text, the labels, the attention and, on request, gradient x
-input or integrated gradients (explain/attributions.py), each computed in the inference
-thread. A request's cost (texts x distinct models x steps) is checked against the server's
-budget before any work starts, and the work stops between models and methods when the client
-has gone."""
+"""`POST /explain`: per model and text, the labels, the attention and, on request, the signed
+attention (word-attention's token scores towards the predicted class, from the prediction),
+gradient x input or integrated gradients (explain/attributions.py), each computed in the
+inference thread. A request's cost (texts x distinct models x steps) is checked against the
+server's budget before any work starts, and the work stops between models and methods when the
+client has gone."""
 
 from __future__ import annotations
 
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from fastapi import APIRouter, Request
@@ -22,8 +23,13 @@ from ..errors import ERRORS, ApiError
 from ..models import ServedModel
 from ..server import Server, ServerDep
 
+if TYPE_CHECKING:
+    from ...inference.classifier import Scored
+
 router = APIRouter()
 log = logging.getLogger("attnclf.serve")
+# Methods the prediction itself gives: no pass of their own
+FROM_THE_PREDICTION = ("attention", "signed_attention")
 
 
 class ClientGone(Exception):
@@ -32,7 +38,8 @@ class ClientGone(Exception):
 
 @router.post("/explain", response_model=schemas.ExplainResponse, responses=ERRORS)
 async def explain(body: schemas.ExplainRequest, request: Request, server: ServerDep) -> Response:
-    """Tokens with attention and, on request, gradient x input or integrated gradients."""
+    """Tokens with attention and, on request, signed attention, gradient x input or integrated
+    gradients."""
     try:
         return JSONResponse(await explanations(server, body, request.is_disconnected))
     except ClientGone:
@@ -57,7 +64,7 @@ async def explanations(
         gradients: dict[str, list[np.ndarray] | None] = {}
         unavailable: dict[str, str] = {}
         for method in methods:
-            if method == "attention":
+            if method in FROM_THE_PREDICTION:
                 continue
             if gone is not None and await gone():
                 raise ClientGone
@@ -68,6 +75,14 @@ async def explanations(
                 unavailable[method] = str(error)
         if not served.has_attention:
             unavailable.setdefault("attention", "this model pools without attention")
+        signed = "signed_attention" in methods
+        if signed and not _has_signed_attention(served):
+            unavailable["signed_attention"] = (
+                "this model's attention pools no per-word votes, so its weights have no sign"
+                if served.has_attention
+                else "this model pools without attention"
+            )
+            signed = False
         labels = served.labels or []
         explained = []
         for i, result in enumerate(results):
@@ -78,6 +93,8 @@ async def explanations(
                 "labels": label_scores(result.probabilities, labels, None),
                 **attention_of(result),
             }
+            if "signed_attention" in methods:
+                entry["signed_attention"] = rounded(_signed_attention(result)) if signed else None
             for method, scores in gradients.items():
                 entry[method] = rounded(scores[i]) if scores is not None else None
             explained.append(entry)
@@ -91,6 +108,22 @@ async def explanations(
             }
         )
     return {"models": found}
+
+
+def _has_signed_attention(served: ServedModel) -> bool:
+    """Whether the model gives attention and token scores (word-attention)."""
+    return served.classifier is not None and served.classifier.has_signed_attention
+
+
+def _signed_attention(result: Scored) -> np.ndarray:
+    """(T,) the token scores signed towards the predicted class, as attributions.signed_attention
+    signs them: one logit's scores point towards the second label, so they are flipped where the
+    first is predicted; several classes' are the predicted class's terms already."""
+    assert result.token_scores is not None
+    probabilities = np.asarray(result.probabilities)  # (K,)
+    if len(probabilities) == 2 and int(probabilities.argmax()) == 0:
+        return -result.token_scores
+    return result.token_scores
 
 
 def _gradients(served: ServedModel, texts: list[str], method: str, steps: int) -> list[np.ndarray]:
