@@ -50,7 +50,15 @@ def test_small_data_gets_nbsvm_reading_whole_texts(monkeypatch):
     assert member.training == TrainConfig()  # nbsvm fits in one pass: no epochs to choose
     assert choice.lines[0].startswith("chose model nbsvm: 100 training texts, fewer than 2,000")
     assert [line.split()[1] for line in choice.lines] == ["model", "max-len", "vocab-size", "loss"]
-    assert member.settings == {"losses": ("logistic", "squared-hinge"), "c_values": (0.1, 1, 10)}
+    assert member.settings == {
+        "losses": ("logistic", "squared-hinge"),
+        "c_values": (0.1, 1, 10),
+        "selection_folds": 5,  # 100 texts: cross-validation, not 10 validation texts
+    }
+    assert "by 5-fold cross-validation on the training texts (100," in choice.lines[-1]
+    many = choose(dataset(25_000, validation=2_500), TextConfig(), TrainConfig(), Requested())
+    assert many.members[0].settings["selection_folds"] == 0
+    assert "nbsvm on the validation split" in many.lines[-1]
 
 
 def test_more_data_gets_nbsvm_and_attention_weighed_together(monkeypatch):
@@ -128,9 +136,11 @@ def test_train_says_what_it_chose_and_why(sentiment_csv, tmp_path):
     assert [line.split(":")[0] for line in chosen] == [
         "chose model nbsvm", "chose max-len 16 for nbsvm (the longest text)",
         "chose vocab-size up to 200,000 for nbsvm (every training word",
-        "chose loss and C for nbsvm on validation",
+        "chose loss and C for nbsvm by 5-fold cross-validation on the training texts (288, at "
+        "most 20,000",
     ]  # fmt: skip
-    assert "nbsvm: kept " in result.stderr and "(the best on validation)" in result.stderr
+    assert "nbsvm: kept " in result.stderr
+    assert "(the best of 5-fold cross-validation)" in result.stderr
     assert result.stdout.startswith("nbsvm: test accuracy")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["architecture"] == "nbsvm" and config["text"]["max_len"] == 16

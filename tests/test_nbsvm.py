@@ -273,6 +273,34 @@ def test_the_loss_is_chosen_on_validation_and_an_svm_is_calibrated(classes, monk
         assert best <= nbsvm._loss_and_accuracy(held_out * factor, validation.labels)[0] + 1e-5
 
 
+def test_cross_validation_chooses_the_pair_and_refits_on_the_whole_split(monkeypatch):
+    real, calls = nbsvm.fit_nbsvm, []
+
+    def worse_at_ten(matrix, labels, outputs, alpha, c, seed, loss):
+        calls.append((matrix.shape[0], c))
+        weights, biases = real(matrix, labels, outputs, alpha, c, seed, loss)
+        return (-weights, -biases) if c == 10.0 else (weights, biases)
+
+    monkeypatch.setattr(nbsvm, "fit_nbsvm", worse_at_ten)
+    rows, labels = toy_corpus(100, 2, seed=7)
+    settings = dict(c_values=(10.0, 1.0), selection_folds=4)
+    model = build_model("nbsvm", model_config("nbsvm", vocab_size=V, **settings))
+    record = get_family("nbsvm").fit(model, texts(rows, labels), texts([], []), TrainConfig())
+    entry = record.history[0]
+    assert model.config.c == 1.0 and entry["selection"] == "4-fold cross-validation"
+    assert entry["cv_accuracy"] > 0.9
+    # 4 folds of 75 texts for each C, then C 1 once on all 100
+    assert calls == [(75, 10.0)] * 4 + [(75, 1.0)] * 4 + [(100, 1.0)]
+
+
+def test_cross_validation_needs_two_texts_of_every_label():
+    assert nbsvm._selection_folds(np.array([0, 0, 0, 1]), 5) is None
+    folds = nbsvm._selection_folds(np.array([0, 0, 0, 1, 1, 1]), 5)
+    assert folds is not None and len(folds) == 3  # as many as the rarest label allows
+    with pytest.raises(AttnclfError, match="selection_folds 1 must be 0"):
+        model_config("nbsvm", vocab_size=V, selection_folds=1)
+
+
 def test_temperature_recovers_the_scale_of_the_labels():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(20_000, 1))

@@ -76,6 +76,10 @@ class NBSVMConfig:
     # L2-loss SVM, Wang & Manning's own NBSVM without its interpolation); with several, fit
     # keeps the (loss, C) pair with the best validation accuracy, in the order loss, then C
     losses: tuple[str, ...] = ("logistic",)
+    # how several (loss, C) pairs are chosen between: 0 on the validation split; k > 1 by
+    # k-fold cross-validation on the training split (k + 1 fits a pair: steadier where the
+    # validation split is a few hundred texts), the validation split kept for the temperature
+    selection_folds: int = 0
     min_count: int = 1  # training texts an n-gram must occur in to be a feature (the papers: 1)
     max_features: int = 0  # keep only the n-grams found in the most training texts; 0: all
     # n-grams in the table. fit sets it and config.json keeps it, so that a saved folder's model
@@ -99,6 +103,11 @@ class NBSVMConfig:
         if not self.c_values or min(self.c_values) <= 0:
             raise AttnclfError(
                 f"nbsvm c_values {list(self.c_values)} must be positive, at least one"
+            )
+        if self.selection_folds < 0 or self.selection_folds == 1:
+            raise AttnclfError(
+                f"nbsvm selection_folds {self.selection_folds} must be 0 (choose on validation) "
+                "or at least 2"
             )
         self.losses = tuple(str(loss) for loss in self.losses)
         unknown = [loss for loss in self.losses if loss not in LOSSES]
@@ -376,6 +385,21 @@ def _loss_and_accuracy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, f
     return loss.item(), (predicted == truth).double().mean().item()
 
 
+def _selection_folds(labels: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """(fit rows, test rows) of stratified `folds`-fold cross-validation over the training
+    labels; None where `folds` is 0 or a label has too few texts for two folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    if folds < 2:
+        return None
+    smallest = int(np.unique(labels, return_counts=True)[1].min()) if len(labels) else 0
+    folds = min(folds, smallest)
+    if folds < 2:
+        return None
+    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    return list(split.split(np.zeros(len(labels)), labels))
+
+
 def fit(
     model: NBSVMClassifier,
     train: EncodedTexts,
@@ -384,9 +408,11 @@ def fit(
 ) -> DirectFit:
     """Fit `model` on the training split: the binary n-gram matrix, the NB ratios and the
     linear model for each loss and C of its config, keeping the pair with the best validation
-    accuracy (the first without validation texts); an SVM's margins are scaled by the
-    temperature that makes them the best probabilities on validation. Fill its table and
-    update `model.config` (features, c, loss), which the model folder saves."""
+    accuracy (the first without validation texts), or with `selection_folds`, the best mean
+    accuracy over that many folds of the training split, refitted on all of it; an SVM's
+    margins are scaled by the temperature that makes them the best probabilities on
+    validation. Fill its table and update `model.config` (features, c, loss), which the model
+    folder saves."""
     start = time.perf_counter()
     config: NBSVMConfig = model.config
     vocab, ngram = config.vocab_size, config.ngram
@@ -398,19 +424,44 @@ def fit(
             "lower its min_count or give more texts"
         )
     held_out = lookup_matrix(*ngram_occurrences(validation, vocab, ngram), table, len(validation))
-    best: tuple[float, np.ndarray, np.ndarray, float, str] | None = None
-    for loss in config.losses:
-        for c in config.c_values:
-            weights, biases = fit_nbsvm(
-                matrix, train.labels, config.num_outputs, config.alpha, c, train_config.seed, loss
-            )
+    pairs = [(loss, c) for loss in config.losses for c in config.c_values]
+    folds = _selection_folds(train.labels, config.selection_folds) if len(pairs) > 1 else None
+
+    def fitted(pair: tuple[str, float], rows: np.ndarray | None = None):
+        loss, c = pair
+        chosen_rows = matrix if rows is None else matrix[rows]
+        labels = train.labels if rows is None else train.labels[rows]
+        return fit_nbsvm(
+            chosen_rows, labels, config.num_outputs, config.alpha, c, train_config.seed, loss
+        )
+
+    if folds is not None:  # the pair with the best mean accuracy over the folds (ties: first)
+        scores = []
+        for pair in pairs:
+            accuracies = []
+            for fit_rows, test_rows in folds:
+                w, b = fitted(pair, fit_rows)
+                accuracies.append(
+                    _loss_and_accuracy(matrix[test_rows] @ w + b, train.labels[test_rows])[1]
+                )
+            scores.append(float(np.mean(accuracies)))
+        chosen_loss, chosen = pairs[int(np.argmax(scores))]
+        weights, biases = fitted((chosen_loss, chosen))
+        selection = {"selection": f"{len(folds)}-fold cross-validation", "cv_accuracy": max(scores)}
+    else:  # each pair fitted on the whole split, the best on validation kept (first: none)
+        best: tuple[float, np.ndarray, np.ndarray, float, str] | None = None
+        for loss, c in pairs:
+            weights, biases = fitted((loss, c))
             accuracy = -1.0  # without validation texts the first pair stays
             if len(validation):
                 _, accuracy = _loss_and_accuracy(held_out @ weights + biases, validation.labels)
             if best is None or accuracy > best[0]:
                 best = (accuracy, weights, biases, c, loss)
-    assert best is not None
-    _, weights, biases, chosen, chosen_loss = best
+        assert best is not None
+        _, weights, biases, chosen, chosen_loss = best
+        selection = {"selection": "validation" if len(validation) else "the first"}
+    if len(pairs) == 1:
+        selection = {}
     scale = 1.0
     if chosen_loss == "squared-hinge" and len(validation):
         scale = temperature(held_out @ weights + biases, validation.labels)
@@ -428,6 +479,7 @@ def fit(
         "C": chosen,
         "objective": chosen_loss,
         "temperature": scale,
+        **selection,
     }
     if len(validation):
         logits = held_out @ weights + biases
