@@ -49,8 +49,10 @@ DEFAULT_KS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5)
 
 FAITHFULNESS_EXPLAINED = (
     "Each explanation method ranks the tokens of a text by how much they support the class the "
-    "model predicted: the model's own attention weights, gradient x input, integrated gradients "
-    "(Sundararajan et al. 2017) and, as a floor, random scores. Following ERASER (DeYoung et al. "
+    "model predicted: the model's own attention weights, for word-attention its signed "
+    "attention (each weight times its word's vote, the word's term of the logit), gradient x "
+    "input, integrated gradients (Sundararajan et al. 2017) and, as a floor, random scores. "
+    "Following ERASER (DeYoung et al. "
     "2020), the ranking is tested by deleting tokens and asking the model again. "
     "Comprehensiveness is how much the predicted class's probability falls when the top k% of "
     "tokens are deleted: higher means the ranking found what the model relied on. Sufficiency is "
