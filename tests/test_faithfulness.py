@@ -221,6 +221,10 @@ def test_signed_attention_of_word_attention_adds_up_to_its_logit():
     with torch.no_grad():
         logits = model.eval()(batch.ids, batch.lengths).logits[:, 0] - model.bias  # (N,)
     assert [float(s.sum()) for s in scores] == pytest.approx(logits.abs().tolist(), abs=1e-5)
+    report = faithfulness_report(classifier, TEXTS, ks=[0.5], ig_steps=4)
+    assert list(report["methods"]) == list(METHODS) and "skipped" not in report
+    assert "signed_attention" in report["rank_correlation_with_attention"]
+    assert "| signed_attention " in faithfulness_table(report)
 
 
 def test_signed_attention_of_a_model_without_it_is_a_one_line_error():
