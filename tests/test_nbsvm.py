@@ -21,7 +21,8 @@ from attnclf.errors import AttnclfError
 from attnclf.explain.explanation import explain
 from attnclf.models import build_model, get_family, model_config
 from attnclf.models.families import nbsvm
-from attnclf.models.families.nbsvm import lower_bound, nb_ratios, ngram_occurrences, select_ngrams
+from attnclf.models.families.nbsvm import lower_bound, ngram_occurrences, select_ngrams
+from attnclf.models.nb_linear import nb_ratios, selection_folds
 from attnclf.text.batches import EncodedTexts
 
 V = 30  # ids 0 (padding) and 1 (unknown) and 28 words
@@ -294,8 +295,8 @@ def test_cross_validation_chooses_the_pair_and_refits_on_the_whole_split(monkeyp
 
 
 def test_cross_validation_needs_two_texts_of_every_label():
-    assert nbsvm._selection_folds(np.array([0, 0, 0, 1]), 5) is None
-    folds = nbsvm._selection_folds(np.array([0, 0, 0, 1, 1, 1]), 5)
+    assert selection_folds(np.array([0, 0, 0, 1]), 5) is None
+    folds = selection_folds(np.array([0, 0, 0, 1, 1, 1]), 5)
     assert folds is not None and len(folds) == 3  # as many as the rarest label allows
     with pytest.raises(AttnclfError, match="selection_folds 1 must be 0"):
         model_config("nbsvm", vocab_size=V, selection_folds=1)

@@ -46,6 +46,7 @@ from torch import nn
 
 from ...errors import AttnclfError
 from ...text.tokens import Vocab
+from ..nb_linear import fit_nbsvm, selection_folds, temperature
 from ..outputs import Classifier, ClassifierOutput
 from ..registry import Family, register
 
@@ -312,67 +313,6 @@ def lookup_matrix(
     return binary_matrix(rows[known], column[known], (texts, len(table)))
 
 
-def nb_ratios(matrix: sparse.csr_matrix, positive: np.ndarray, alpha: float) -> np.ndarray:
-    """(F,) r = log((p / |p|_1) / (q / |q|_1)): p = alpha + the sum of the binary rows where
-    `positive`, q = alpha + the sum of the others."""
-    p = alpha + np.asarray(matrix[positive].sum(axis=0), dtype=np.float64).ravel()
-    q = alpha + np.asarray(matrix[~positive].sum(axis=0), dtype=np.float64).ravel()
-    return np.log(p / p.sum()) - np.log(q / q.sum())
-
-
-def fit_nbsvm(
-    matrix: sparse.csr_matrix,
-    labels: np.ndarray,
-    outputs: int,
-    alpha: float,
-    c: float,
-    seed: int,
-    loss: str = "logistic",
-) -> tuple[np.ndarray, np.ndarray]:
-    """(F, C) weights (coef * r) and (C,) biases of the NB-scaled linear model with `loss` (a
-    logistic regression, or an L2-loss SVM for "squared-hinge"): one for label 1 against 0
-    (C = 1), else one per class against the rest."""
-    from scipy import sparse
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.svm import LinearSVC
-
-    weights, biases = [], []
-    for target in [1] if outputs == 1 else range(outputs):
-        positive = labels == target
-        if positive.all() or not positive.any():
-            raise AttnclfError(
-                f"nbsvm needs training texts of every label, and label {target} has "
-                f"{'all' if positive.all() else 'none'} of them"
-            )
-        r = nb_ratios(matrix, positive, alpha)  # (F,)
-        scaled = matrix @ sparse.diags(r)  # (N, F) x * r
-        if loss == "squared-hinge":
-            model = LinearSVC(C=c, loss="squared_hinge", random_state=seed)
-        else:
-            model = LogisticRegression(C=c, solver="liblinear", random_state=seed)
-        model.fit(scaled, positive)
-        weights.append(model.coef_[0] * r)
-        biases.append(float(model.intercept_[0]))
-    return np.stack(weights, axis=1), np.array(biases)
-
-
-def temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The T > 0 whose logits * T have the least cross-entropy on `labels` (Guo et al. 2017's
-    temperature scaling, here a sharpening or softening of an SVM's margins into probabilities);
-    the argmax, and so the accuracy, does not change."""
-    from scipy.optimize import minimize_scalar
-
-    scores, truth = torch.from_numpy(logits), torch.from_numpy(labels)
-
-    def loss(log_t: float) -> float:
-        scaled = scores * float(np.exp(log_t))
-        if logits.shape[1] == 1:
-            return F.binary_cross_entropy_with_logits(scaled[:, 0], truth.double()).item()
-        return F.cross_entropy(scaled, truth).item()
-
-    return float(np.exp(minimize_scalar(loss, bounds=(-5.0, 5.0), method="bounded").x))
-
-
 def _loss_and_accuracy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """The training loop's loss (objective.py's rule) and accuracy of (N, C) logits."""
     scores, truth = torch.from_numpy(logits), torch.from_numpy(labels)
@@ -383,21 +323,6 @@ def _loss_and_accuracy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, f
         loss = F.cross_entropy(scores, truth)
         predicted = scores.argmax(dim=1)
     return loss.item(), (predicted == truth).double().mean().item()
-
-
-def _selection_folds(labels: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """(fit rows, test rows) of stratified `folds`-fold cross-validation over the training
-    labels; None where `folds` is 0 or a label has too few texts for two folds."""
-    from sklearn.model_selection import StratifiedKFold
-
-    if folds < 2:
-        return None
-    smallest = int(np.unique(labels, return_counts=True)[1].min()) if len(labels) else 0
-    folds = min(folds, smallest)
-    if folds < 2:
-        return None
-    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-    return list(split.split(np.zeros(len(labels)), labels))
 
 
 def fit(
@@ -425,7 +350,7 @@ def fit(
         )
     held_out = lookup_matrix(*ngram_occurrences(validation, vocab, ngram), table, len(validation))
     pairs = [(loss, c) for loss in config.losses for c in config.c_values]
-    folds = _selection_folds(train.labels, config.selection_folds) if len(pairs) > 1 else None
+    folds = selection_folds(train.labels, config.selection_folds) if len(pairs) > 1 else None
 
     def fitted(pair: tuple[str, float], rows: np.ndarray | None = None):
         loss, c = pair
