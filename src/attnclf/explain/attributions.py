@@ -38,7 +38,7 @@ from ..errors import AttnclfError
 from ..evaluation.metrics import predict_logits
 from ..inference.classifier import TextClassifier
 from ..models.objective import log_probabilities, probabilities
-from ..models.outputs import input_embeddings, logits_only
+from ..models.outputs import ClassifierOutput, input_embeddings, logits_only
 from ..text.batches import EncodedTexts, iterate_batches
 
 METHODS: tuple[str, ...] = (
@@ -127,23 +127,38 @@ def _log_probabilities(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor
 # --- explanation methods -------------------------------------------------------------------
 
 
-def attention(
-    classifier: TextClassifier, texts: Texts, *, batch_size: int = DEFAULT_BATCH_SIZE
+def _forward_scores(
+    classifier: TextClassifier,
+    texts: Texts,
+    batch_size: int,
+    read: Callable[[ClassifierOutput], torch.Tensor | None],
+    missing: str,
 ) -> Scores:
-    """The model's attention weight on each token (the mean over heads for multi-head models)."""
+    """One forward pass over `texts` in batches, each text's scores `read` from the model's
+    output (B, T); `missing` is the error where `read` finds nothing."""
     data = encode_texts(classifier, texts)
     model, device = classifier.model, classifier.device
     scores: Scores = [np.zeros(0, np.float32)] * len(data)
     with eval_mode(model), torch.inference_mode():
         for batch in iterate_batches(data, batch_size):
-            weights = model(batch.ids.to(device), batch.lengths.to(device)).attention  # (B, T)
-            if weights is None:
-                raise AttnclfError(
-                    f"{classifier.architecture} has no attention to measure; leave "
-                    "'attention' out of the methods"
-                )
-            _scatter(scores, weights.float().cpu().numpy(), batch.lengths, batch.index)
+            values = read(model(batch.ids.to(device), batch.lengths.to(device)))  # (B, T)
+            if values is None:
+                raise AttnclfError(f"{classifier.architecture} {missing}")
+            _scatter(scores, values.float().cpu().numpy(), batch.lengths, batch.index)
     return scores
+
+
+def attention(
+    classifier: TextClassifier, texts: Texts, *, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Scores:
+    """The model's attention weight on each token (the mean over heads for multi-head models)."""
+    return _forward_scores(
+        classifier,
+        texts,
+        batch_size,
+        lambda output: output.attention,
+        "has no attention to measure; leave 'attention' out of the methods",
+    )
 
 
 def signed_attention(
@@ -152,22 +167,23 @@ def signed_attention(
     """Each token's attention weight times its word's vote (`token_scores`: its term of the
     logit), signed towards the class the model predicts: for one logit, its sign; for several,
     the predicted class's terms. Only for a model that gives both attention and token scores."""
-    data = encode_texts(classifier, texts)
-    model, device = classifier.model, classifier.device
-    scores: Scores = [np.zeros(0, np.float32)] * len(data)
-    with eval_mode(model), torch.inference_mode():
-        for batch in iterate_batches(data, batch_size):
-            output = model(batch.ids.to(device), batch.lengths.to(device))
-            if output.attention is None or output.token_scores is None:
-                raise AttnclfError(
-                    f"{classifier.architecture} has no signed attention (its attention does "
-                    "not pool per-word votes); leave 'signed_attention' out of the methods"
-                )
-            terms = output.token_scores.float()  # (B, T)
-            if output.logits.shape[-1] == 1:  # towards label 1: flip where 0 was predicted
-                terms = terms * torch.where(output.logits.float() > 0, 1.0, -1.0)
-            _scatter(scores, terms.cpu().numpy(), batch.lengths, batch.index)
-    return scores
+
+    def towards_predicted(output: ClassifierOutput) -> torch.Tensor | None:
+        if output.attention is None or output.token_scores is None:
+            return None
+        terms = output.token_scores.float()  # (B, T)
+        if output.logits.shape[-1] == 1:  # towards label 1: flip where 0 was predicted
+            terms = terms * torch.where(output.logits.float() > 0, 1.0, -1.0)
+        return terms
+
+    return _forward_scores(
+        classifier,
+        texts,
+        batch_size,
+        towards_predicted,
+        "has no signed attention (its attention does not pool per-word votes); leave "
+        "'signed_attention' out of the methods",
+    )
 
 
 def gradient_x_input(

@@ -67,7 +67,7 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
     cut = e.cut()
     if e.has_scores:
         assert e.token_scores is not None
-        cells = _signed_cells(e.tokens, e.token_scores, color)
+        cells = _cells(e.tokens, e.token_scores, color, signed=True)
         lines.extend(_wrap(_with_cut(cells, cut), "", width))
         legend = score_legend(e, colours=color)
         lines.extend(textwrap.wrap(legend, width, break_on_hyphens=False))
@@ -78,10 +78,10 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
         lines.extend(textwrap.wrap(e.note or NO_ATTENTION, width, break_on_hyphens=False))
         lines.extend(_matrix_note(e, width))
         return "\n".join(lines)
-    rows = [(name, _weight_cells(e.tokens, weights, color)) for name, weights in e.rows()]
+    rows = [(name, _cells(e.tokens, weights, color)) for name, weights in e.rows()]
     if e.has_signed_attention:
         assert e.token_scores is not None
-        rows.insert(0, (SIGNED_ATTENTION, _signed_cells(e.tokens, e.token_scores, color)))
+        rows.insert(0, (SIGNED_ATTENTION, _cells(e.tokens, e.token_scores, color, signed=True)))
     label_width = max(len(name) for name, _ in rows) + 2 if len(rows) > 1 else 0
     for name, cells in rows:
         label = name.ljust(label_width) if label_width else ""
@@ -95,28 +95,20 @@ def to_terminal(explanation: Explanation, color: bool, width: int = 100) -> str:
     return "\n".join(lines)
 
 
-def _weight_cells(tokens: list[str], weights: list[float], color: bool) -> list[tuple[int, str]]:
-    """(visible width, what is printed) per token: on the ramp by its weight, scaled per row, or
-    `word(0.123)`."""
+def _cells(
+    tokens: list[str], values: list[float], color: bool, signed: bool = False
+) -> list[tuple[int, str]]:
+    """(visible width, what is printed) per token: on the ramp by its weight, scaled per row
+    (`word(0.123)` without colour), or with `signed` on the signed ramp by its score, scaled by
+    the text's largest magnitude (`word(+0.123)`)."""
+    levels = signed_levels(values) if signed else intensities(values)
+    ramp = signed_colour if signed else colour
     cells = []
-    for token, weight, level in zip(tokens, weights, intensities(weights), strict=True):
+    for token, value, level in zip(tokens, values, levels, strict=True):
         if color:
-            cells.append((len(token), _ansi(token, colour(level))))
+            cells.append((len(token), _ansi(token, ramp(level))))
         else:
-            plain = f"{token}({weight:.3f})"
-            cells.append((len(plain), plain))
-    return cells
-
-
-def _signed_cells(tokens: list[str], scores: list[float], color: bool) -> list[tuple[int, str]]:
-    """(visible width, what is printed) per token: on the signed ramp by its score, scaled by the
-    text's largest magnitude, or `word(+0.123)`."""
-    cells = []
-    for token, score, level in zip(tokens, scores, signed_levels(scores), strict=True):
-        if color:
-            cells.append((len(token), _ansi(token, signed_colour(level))))
-        else:
-            plain = f"{token}({score:+.3f})"
+            plain = f"{token}({value:+.3f})" if signed else f"{token}({value:.3f})"
             cells.append((len(plain), plain))
     return cells
 
