@@ -12,6 +12,7 @@ library: the configs of the command's defaults (cli.common.TrainingOptions), the
 
     python benchmarks/custom_data.py                                # all four, 10 folds
     python benchmarks/custom_data.py --sets cr --folds 2 --limit 400  # a smoke run
+    python benchmarks/custom_data.py --attention self-attention       # a candidate member
 
 The sets are read from ../shared/data/sentences/ (`LABEL SENTENCE` a line; see its README).
 Writes custom_data.json and custom_data.md into --out.
@@ -34,6 +35,7 @@ from benchmark import cpu_isa, cpu_model  # noqa: E402
 from attnclf.cli.common import AUTO_DEFAULTS, TrainingOptions
 from attnclf.data.examples import RawSplit
 from attnclf.data.splits import split_rows
+from attnclf.models import all_families
 from attnclf.runtime.files import write_json, write_text
 from attnclf.training.defaults import AUTO, Requested, choose, train_choice
 
@@ -113,17 +115,28 @@ def folds(name: str, data: Path, count: int, limit: int | None, seed: int):
 
 
 def attnclf_train(
-    train: Rows, test: Rows, seed: int, model: str, log: Log, extra: tuple[str, ...] = ()
+    train: Rows,
+    test: Rows,
+    seed: int,
+    model: str,
+    log: Log,
+    extra: tuple[str, ...] = (),
+    attention: str | None = None,
 ) -> dict:
     """What `attnclf train --seed SEED [--model MODEL]` does on data with its own test split;
-    `extra`: families weighed into the default's ensemble beside its own (a candidate default,
-    trained with the attention member's settings)."""
+    `extra`: families weighed into the default's ensemble beside its own, and `attention`: a
+    family in place of its attention member (candidate defaults, trained with the attention
+    member's settings)."""
     options = TrainingOptions(**AUTO_DEFAULTS, seed=seed)
     data_config, text_config, train_config = options.configs(auto=True)
     requested: Requested = options.requested(model)
     started = time.perf_counter()
     dataset = split_rows(RawSplit(*train), RawSplit(*test), "fold", data_config, {}, where="fold")
     choice = choose(dataset, text_config, train_config, requested)
+    if attention and choice.name == "ensemble":
+        chosen = choice.members[-1]
+        choice.members[-1] = dataclasses.replace(chosen, family=attention)
+        choice.lines.append(f"(benchmark) {attention} in place of {chosen.family}")
     if extra and choice.name == "ensemble":
         attention = choice.members[-1]
         choice.members += [dataclasses.replace(attention, family=family) for family in extra]
@@ -156,7 +169,13 @@ def tfidf_lr(train: Rows, test: Rows, seed: int) -> dict:
 
 
 def run_set(
-    name: str, data: Path, count: int, limit: int | None, seed: int, extra: tuple[str, ...] = ()
+    name: str,
+    data: Path,
+    count: int,
+    limit: int | None,
+    seed: int,
+    extra: tuple[str, ...] = (),
+    attention: str | None = None,
 ) -> dict:
     per_fold: list[dict] = []
     for fold, (train, test) in enumerate(folds(name, data, count, limit, seed), start=1):
@@ -166,7 +185,7 @@ def run_set(
 
         log(f"{len(train[0])} training and {len(test[0])} test sentences")
         result = {
-            "attnclf train": attnclf_train(train, test, seed, AUTO, log, extra),
+            "attnclf train": attnclf_train(train, test, seed, AUTO, log, extra, attention),
             "attnclf nbsvm": attnclf_train(train, test, seed, "nbsvm", lambda message: None),
             "tf-idf + lr": tfidf_lr(train, test, seed),
         }
@@ -237,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma-separated families to weigh into the default ensemble (a candidate default)",
     )
+    parser.add_argument(
+        "--attention",
+        default=None,
+        help="a family in place of the default ensemble's attention member (a candidate default)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/custom_data"))
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.sets.split(",") if name.strip()]
@@ -245,6 +269,16 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"error: --sets takes {', '.join(SETS)} (not {', '.join(unknown)}); --folds 1 to "
             f"{CV_FOLDS}",
+            file=sys.stderr,
+        )
+        return 2
+    families = [args.attention] if args.attention else []
+    families += [f.strip() for f in args.extra_members.split(",") if f.strip()]
+    strangers = [family for family in families if family not in all_families()]
+    if strangers:
+        print(
+            f"error: no model family {', '.join(strangers)}; --attention and --extra-members "
+            f"take {', '.join(all_families())}",
             file=sys.stderr,
         )
         return 2
@@ -260,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         "environment": {"cpu": cpu_model(), "isa": cpu_isa()},
         "seed": args.seed,
         "extra_members": args.extra_members,
+        "attention": args.attention,
         "limit": args.limit,
         "published": PUBLISHED,
         "sets": {},
@@ -267,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for name in names:
         extra = tuple(f.strip() for f in args.extra_members.split(",") if f.strip())
-        result["sets"][name] = run_set(name, args.data, args.folds, args.limit, args.seed, extra)
+        result["sets"][name] = run_set(
+            name, args.data, args.folds, args.limit, args.seed, extra, args.attention
+        )
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "custom_data.json", result)

@@ -66,17 +66,26 @@ def test_more_data_gets_nbsvm_and_attention_weighed_together(monkeypatch):
     choice = choose(dataset(100, words=40), TextConfig(), TrainConfig(), Requested())
     assert choice.name == "ensemble"
     nbsvm, attention = choice.members
-    assert (nbsvm.family, attention.family) == ("nbsvm", "self-attention")
+    # 95% of the texts at most 64 tokens: attention over n-gram convolutions
+    assert (nbsvm.family, attention.family) == ("nbsvm", "conv-attention")
     assert attention.text.vocab_size == 10_000 and nbsvm.text.vocab_size == 200_000
     assert attention.text.max_len == 40 and nbsvm.text.max_len == 40
     assert attention.training.epochs == 20 and attention.training.patience == 0  # 1 step/epoch
     assert nbsvm.training == TrainConfig()
-    assert "ensemble of nbsvm and self-attention, weighed on validation" in choice.lines[0]
+    assert (
+        "ensemble of nbsvm and conv-attention for texts this short (95% at most 64 tokens), "
+        "weighed on validation"
+    ) in choice.lines[0]
     assert all(len(line.splitlines()) == 1 for line in choice.lines)
     assert [line.split()[1] for line in choice.lines] == [
         "model", "max-len", "vocab-size", "epochs", "loss"
     ]  # fmt: skip
     assert nbsvm.settings["losses"] == ("logistic", "squared-hinge") and attention.settings == {}
+    # longer texts: the BiLSTM's self-attention, which the record recipe measured on reviews
+    long = choose(dataset(100, words=170), TextConfig(), TrainConfig(), Requested())
+    assert [member.family for member in long.members] == ["nbsvm", "self-attention"]
+    assert "self-attention for texts this long (95% over 64 tokens)" in long.lines[0]
+    assert "95% of the training texts have at most 166 tokens" in long.lines[1]
 
 
 def test_pretrained_vectors_or_no_validation_change_the_model():
@@ -171,11 +180,12 @@ def test_train_weighs_an_ensemble_and_saves_it(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ensemble: test accuracy")
     loaded = attnclf.load(out, "cpu")
-    assert [member.name for member in loaded.members] == ["nbsvm", "self-attention"]
+    assert [member.name for member in loaded.members] == ["nbsvm", "conv-attention"]
     assert loaded.predict(["A wonderful, superb film."])[0].label in ("neg", "pos")
-    member = json.loads((out / "members" / "self-attention" / "config.json").read_text())
+    member = json.loads((out / "members" / "conv-attention" / "config.json").read_text())
     assert member["training"]["epochs"] == 1  # --epochs given: kept
-    assert (out / "members" / "self-attention" / "checkpoint").is_dir()
+    assert member["model"]["widths"] == [1, 3, 5]  # a tuple saved as JSON's list
+    assert (out / "members" / "conv-attention" / "checkpoint").is_dir()
 
 
 def test_the_default_folder_is_named_after_the_choice(sentiment_csv, tmp_path, monkeypatch):

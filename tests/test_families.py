@@ -391,3 +391,50 @@ def test_word_attention_deleting_a_word_removes_its_vote_from_the_pool():
     # the vote of word 6 alone (its weight is 1 there) is its vote inside the text
     vote_inside = whole.token_scores[0, 1] / whole.attention[0, 1]
     torch.testing.assert_close(vote_inside, alone.token_scores[0, 0], rtol=1e-5, atol=1e-6)
+
+
+# --- conv-attention: attention over n-gram convolutions -------------------------------------
+
+
+def conv_features(model: torch.nn.Module, ids: torch.Tensor, lengths: torch.Tensor):
+    """(B, T, K) the n-gram features the attention pools, captured on their way in."""
+    seen = {}
+    hook = model.attention.register_forward_hook(lambda _m, args, _o: seen.update(x=args[0]))
+    with torch.no_grad():
+        model(ids, lengths)
+    hook.remove()
+    return seen["x"]
+
+
+def test_conv_attention_features_read_only_the_tokens_within_half_the_widest_filter():
+    """widths (1, 3, 5): a token's features see two tokens each side, no further; so changing
+    the last token of a 7-token text leaves the first four tokens' features as they were."""
+    model = tiny("conv-attention", widths=(1, 3, 5))
+    ids, lengths = torch.tensor([[5, 6, 7, 8, 9, 10, 11]]), torch.tensor([7])
+    changed = ids.clone()
+    changed[0, 6] = 30
+    before, after = conv_features(model, ids, lengths), conv_features(model, changed, lengths)
+    assert before.shape == (1, 7, 4 * 3)  # filters x widths a token
+    torch.testing.assert_close(before[0, :4], after[0, :4])
+    assert not torch.allclose(before[0, 4:], after[0, 4:])
+
+
+def test_conv_attention_ends_of_a_text_read_padding_as_zeros_not_as_its_ids():
+    """A short text's last features, in a batch padded wider, are those of the text alone."""
+    model = tiny("conv-attention", widths=(3,))
+    ids = torch.tensor([[5, 6, 7, 0, 0], [5, 6, 7, 8, 9]])
+    lengths = torch.tensor([3, 5])
+    padded = conv_features(model, ids, lengths)[0, :3]
+    alone = conv_features(model, ids[:1, :3], lengths[:1])[0]
+    torch.testing.assert_close(padded, alone)
+
+
+@pytest.mark.parametrize("widths", [(2,), (), (1, 4)])
+def test_conv_attention_refuses_widths_without_a_centre(widths):
+    with pytest.raises(AttnclfError, match="must be odd numbers of tokens"):
+        model_config("conv-attention", vocab_size=50, widths=widths)
+
+
+def test_conv_attention_keeps_its_widths_as_a_tuple_from_json():
+    config = model_config("conv-attention", vocab_size=50, widths=[1, 3])  # as config.json has it
+    assert config.widths == (1, 3)

@@ -135,6 +135,7 @@ FROZEN = {
     # every n-gram of the 50 ids with N(0, 0.1^2) weights (NBSVMConfig.features = -1)
     "nbsvm": [0.590293, 0.006884, -0.024728, 0.119879],
     "word-attention": [-0.160991, -0.139536, -0.105983, -0.150507],
+    "conv-attention": [-0.016224, -0.017946, -0.010447, -0.01529],
 }
 
 

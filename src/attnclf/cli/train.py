@@ -132,8 +132,9 @@ def train(
         typer.Option(
             "--model",
             help="Model family to train, or auto: NBSVM below 2,000 training texts, else NBSVM "
-            "and the self-attention model weighed into an ensemble on validation. Every setting "
-            "left at auto is chosen from the data and said in one line with why.",
+            "and an attention model (conv-attention on short texts, self-attention on longer "
+            "ones) weighed into an ensemble on validation. Every setting left at auto is chosen "
+            "from the data and said in one line with why.",
             metavar=FAMILY,
         ),
     ] = "auto",
