@@ -13,9 +13,9 @@ texts, 2,000 and 10,000 of them; and the record recipe on 25,000 long reviews):
   reviews. The attention model: over n-gram convolutions (conv-attention) where 95% of the
   training texts have at most 64 tokens, as the four public sentence sets do (1.3 points over
   the self-attention model on TREC, 3 seeds); the BiLSTM's self-attention on longer texts, where
-  the record recipe measured it. Pretrained vectors (`--embeddings`) lifted the attention models to NBSVM's level
-  at 2,000 texts, so with them the ensemble is chosen at any size. Without a validation split
-  there is nothing to weigh on: NBSVM.
+  the record recipe measured it. Pretrained vectors (`--embeddings`) lifted the attention
+  models to NBSVM's level at 2,000 texts, so with them the ensemble is chosen at any size.
+  Without a validation split there is nothing to weigh on: NBSVM.
 - max-len: for an attention model, the 95th percentile of the training texts' token counts,
   rounded up to a multiple of 8 and at most 512 (longer batches cost time for the few texts that
   need them); NBSVM reads whole texts (up to 4,096 tokens), as the record recipe's did.
