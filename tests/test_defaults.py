@@ -185,6 +185,11 @@ def test_train_weighs_an_ensemble_and_saves_it(tmp_path, monkeypatch):
     member = json.loads((out / "members" / "conv-attention" / "config.json").read_text())
     assert member["training"]["epochs"] == 1  # --epochs given: kept
     assert member["model"]["widths"] == [1, 3, 5]  # a tuple saved as JSON's list
+    # the time said is the ensemble's: its members' training and the weighing
+    said = float(result.stdout.split(" after ")[1].split(" s ")[0])
+    members = [json.loads((out / "members" / m / "config.json").read_text()) for m in
+               ("nbsvm", "conv-attention")]  # fmt: skip
+    assert said >= round(sum(m["metrics"]["train_seconds"] for m in members), 1)
     assert (out / "members" / "conv-attention" / "checkpoint").is_dir()
 
 

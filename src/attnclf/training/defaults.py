@@ -353,7 +353,10 @@ def train_choice(
     if out is not None and current().is_main:  # one writer; the others wait for the folder
         ensemble.save(out)
     barrier()
-    return ensemble, ensemble_metrics_record(weighing, members)
+    record = ensemble_metrics_record(weighing, members)
+    # train's one model is the ensemble: its training is its members' and the weighing
+    trained = sum(m.train_seconds for m in members.values()) + record.train_seconds
+    return ensemble, dataclasses.replace(record, train_seconds=round(trained, 2))
 
 
 def say_epochs(member: Member, metrics: ModelMetrics, log: Log) -> None:
