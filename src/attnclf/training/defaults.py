@@ -355,8 +355,8 @@ def train_choice(
     barrier()
     record = ensemble_metrics_record(weighing, members)
     # train's one model is the ensemble: its training is its members' and the weighing
-    trained = sum(m.train_seconds for m in members.values()) + record.train_seconds
-    return ensemble, dataclasses.replace(record, train_seconds=round(trained, 2))
+    seconds = sum(m.train_seconds for m in members.values()) + record.train_seconds
+    return ensemble, dataclasses.replace(record, train_seconds=round(seconds, 2))
 
 
 def say_epochs(member: Member, metrics: ModelMetrics, log: Log) -> None:

@@ -95,8 +95,8 @@ def forward_flops(config: ConvAttentionConfig, tokens: float) -> dict[str, float
     """Forward FLOPs of one text of `tokens` real tokens; the embedding lookup, activations
     and softmax exponentials are not counted."""
     features, a = config.filters * len(config.widths), config.attention_size
-    conv = sum(2 * width * config.embedding_dim * config.filters for width in config.widths)
-    conv *= tokens
+    per_token = sum(2 * width * config.embedding_dim * config.filters for width in config.widths)
+    conv = per_token * tokens
     # project K -> A, score A -> 1, weighted sum of the features
     attention = (2 * features * a + 2 * a + 2 * features) * tokens
     head = 2 * features * features + 2 * features * config.num_outputs
