@@ -188,7 +188,7 @@ def train(
 ) -> None:
     """Train a model (or an ensemble) chosen for the data, evaluate it on the test split and save
     it as a folder; checkpoints go to OUT/checkpoint (an ensemble's attention model's, to
-    OUT/members/self-attention/checkpoint)."""
+    OUT/members/FAMILY/checkpoint)."""
     from ..data.splits import load_dataset
     from ..runtime.files import check_writable
     from ..training.defaults import AUTO, choose, train_choice
