@@ -138,8 +138,8 @@ def attnclf_train(
         choice.members[-1] = dataclasses.replace(chosen, family=attention)
         choice.lines.append(f"(benchmark) {attention} in place of {chosen.family}")
     if extra and choice.name == "ensemble":
-        attention = choice.members[-1]
-        choice.members += [dataclasses.replace(attention, family=family) for family in extra]
+        member = choice.members[-1]
+        choice.members += [dataclasses.replace(member, family=family) for family in extra]
         choice.lines.append(f"(benchmark) weighed in beside them: {', '.join(extra)}")
     for line in choice.lines:
         log(line)
@@ -272,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    families = [args.attention] if args.attention else []
-    families += [f.strip() for f in args.extra_members.split(",") if f.strip()]
+    extra = tuple(f.strip() for f in args.extra_members.split(",") if f.strip())
+    families = [args.attention, *extra] if args.attention else list(extra)
     strangers = [family for family in families if family not in all_families()]
     if strangers:
         print(
@@ -301,7 +301,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     started = time.perf_counter()
     for name in names:
-        extra = tuple(f.strip() for f in args.extra_members.split(",") if f.strip())
         result["sets"][name] = run_set(
             name, args.data, args.folds, args.limit, args.seed, extra, args.attention
         )
