@@ -41,6 +41,7 @@ from attnclf.cli.common import AUTO_DEFAULTS, TrainingOptions
 from attnclf.config import TextConfig
 from attnclf.data.examples import RawSplit
 from attnclf.data.splits import split_rows
+from attnclf.inference.classifier import TextClassifier
 from attnclf.inference.ensemble import combine, mixture_weights
 from attnclf.models import get_family
 from attnclf.runtime.files import write_json
@@ -148,8 +149,8 @@ def run_split(train: Rows, test: Rows, seed: int) -> dict:
         trained = fit_model(member.family, data, member.training, False, None, member.settings)
         classifier = trained.classifier(data, member.training)
         probabilities[member.family] = (
-            classifier.predict_proba(dataset.validation.texts),
-            classifier.predict_proba(dataset.test.texts),
+            answers(classifier, dataset.validation.texts),
+            answers(classifier, dataset.test.texts),
         )
         seconds[member.family] = time.perf_counter() - started
     width = max(choice.members[0].text.max_len, max(WIDTHS))  # NBSVM's: the longest text
@@ -196,8 +197,21 @@ def build_family(family: str, vocab_size: int, outputs: int) -> nn.Module:
     return found.build(found.config(vocab_size=vocab_size, num_outputs=outputs))
 
 
+def answers(classifier: TextClassifier, texts: list[str]) -> np.ndarray:
+    """(N, K) probabilities; NaN rows for texts without a word the model knows (one of CR's is
+    "*"), which the weighing leaves to the other member, as `attnclf train`'s does."""
+    scored = classifier.infer(texts, attention=False)
+    out = np.full((len(texts), len(classifier.label_names)), np.nan)
+    for i, found in enumerate(scored):
+        if found is not None:
+            out[i] = found.probabilities
+    return out
+
+
 def accuracy(probabilities: np.ndarray, truth: np.ndarray) -> float:
-    return float((probabilities.argmax(axis=1) == truth).mean() * 100)
+    """Test accuracy %; a text without an answer counts as the first label, as in weigh()."""
+    answered = np.nan_to_num(probabilities, nan=0.5)
+    return float((answered.argmax(axis=1) == truth).mean() * 100)
 
 
 def main(argv: list[str] | None = None) -> int:
