@@ -35,14 +35,14 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchmark import cpu_isa, cpu_model  # noqa: E402
-from custom_data import PUBLISHED, SENTENCES, SETS, Rows, folds  # noqa: E402
+from custom_data import PUBLISHED, SENTENCES, SETS, Rows, folds, sets_found  # noqa: E402
 
 from attnclf.cli.common import AUTO_DEFAULTS, TrainingOptions
 from attnclf.config import TextConfig
 from attnclf.data.examples import RawSplit
 from attnclf.data.splits import split_rows
 from attnclf.inference.classifier import TextClassifier
-from attnclf.inference.ensemble import combine, mixture_weights
+from attnclf.inference.ensemble import _probabilities, combine, mixture_weights
 from attnclf.models import get_family
 from attnclf.runtime.files import write_json
 from attnclf.text.batches import EncodedTexts
@@ -200,12 +200,7 @@ def build_family(family: str, vocab_size: int, outputs: int) -> nn.Module:
 def answers(classifier: TextClassifier, texts: list[str]) -> np.ndarray:
     """(N, K) probabilities; NaN rows for texts without a word the model knows (one of CR's is
     "*"), which the weighing leaves to the other member, as `attnclf train`'s does."""
-    scored = classifier.infer(texts, attention=False)
-    out = np.full((len(texts), len(classifier.label_names)), np.nan)
-    for i, found in enumerate(scored):
-        if found is not None:
-            out[i] = found.probabilities
-    return out
+    return _probabilities(classifier.infer(texts, attention=False), len(classifier.label_names))
 
 
 def accuracy(probabilities: np.ndarray, truth: np.ndarray) -> float:
@@ -234,13 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    missing = [SETS[n][0] for n in names if not (args.data / SETS[n][0]).exists()]
-    if missing:
-        print(
-            f"error: {', '.join(missing)} not in {args.data}; pass --data with the folder of the "
-            "sentence sets (../shared/data/sentences/ from the repository root)",
-            file=sys.stderr,
-        )
+    if not sets_found(args.data, names):
         return 2
     out: dict = {"environment": {"cpu": cpu_model(), "isa": cpu_isa()}, "sets": {}}
     for name in names:

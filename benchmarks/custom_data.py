@@ -240,6 +240,18 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sets_found(data: Path, names: list[str]) -> bool:
+    """Whether every named set's file is in `data`; if not, says which and what to pass."""
+    missing = [SETS[name][0] for name in names if not (data / SETS[name][0]).exists()]
+    if missing:
+        print(
+            f"error: {', '.join(missing)} not in {data}; pass --data with the folder of the "
+            "sentence sets (../shared/data/sentences/ from the repository root)",
+            file=sys.stderr,
+        )
+    return not missing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=SENTENCES, help="the sentences folder")
@@ -282,13 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    missing = [SETS[name][0] for name in names if not (args.data / SETS[name][0]).exists()]
-    if missing:
-        print(
-            f"error: {', '.join(missing)} not in {args.data}; pass --data with the folder of the "
-            "sentence sets (../shared/data/sentences/ from the repository root)",
-            file=sys.stderr,
-        )
+    if not sets_found(args.data, names):
         return 2
     result: dict = {
         "environment": {"cpu": cpu_model(), "isa": cpu_isa()},
