@@ -191,7 +191,7 @@ def _read_manifest(folder: Path) -> dict:
     return manifest
 
 
-SETTINGS_BEFORE_THEY_WERE_SAVED = {"patience": 0}
+SETTINGS_BEFORE_THEY_WERE_SAVED = {"patience": 0, "optimizer": "adam"}
 
 
 def _check_settings(folder: Path, manifest: dict, config: TrainConfig) -> None:

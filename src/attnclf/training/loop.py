@@ -1,7 +1,7 @@
-"""fit(): the training loop. Adam on binary cross-entropy (one sigmoid output, two classes) or
-categorical cross-entropy (more classes), validation after every epoch, the best epoch kept,
-early stopping after `patience` epochs without a better one, checkpoints to resume from (see
-checkpoint.py).
+"""fit(): the training loop. Adam (or Adadelta) on binary cross-entropy (one sigmoid output, two
+classes) or categorical cross-entropy (more classes), validation after every epoch, the best
+epoch kept, early stopping after `patience` epochs without a better one, checkpoints to resume
+from (see checkpoint.py).
 
 `fit` is one loop read top to bottom; the step (`train_step`), validation (`validate`) and the
 epoch's record (`epoch_record`) are functions of their own below it. What it tells as it goes
@@ -167,7 +167,7 @@ def fit(
 @dataclass
 class Trainer:
     """What a training step changes and where it computes: the model (wrapped in DDP under
-    torchrun), Adam, the learning-rate schedule and the weight average."""
+    torchrun), its optimizer, the learning-rate schedule and the weight average."""
 
     model: nn.Module
     stepped: nn.Module  # what the step calls: the model, or its DistributedDataParallel
@@ -207,11 +207,7 @@ def start_training(
         # each rank its own dropout stream (the weights came from rank 0 above); a resumed run
         # takes each rank's stream back from the checkpoint instead
         torch.manual_seed(config.seed + 1_000_003 * world.rank)
-    # One fused kernel for every parameter instead of a loop of small ops (2-3 ms of a ~160 ms
-    # step on 2 CPU cores); the same update rule.
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
-    )
+    optimizer = make_optimizer(model, config)
     steps_per_epoch = -(-examples // config.batch_size)
     total_steps = max(steps_per_epoch * config.epochs, 1)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -231,6 +227,25 @@ def start_training(
     )  # fmt: skip
     compact_recurrent_weights(trainer.evaluated)
     return trainer
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """config.optimizer over the model's parameters."""
+    if config.optimizer == "adadelta":
+        # Kim 2014's CNN-rand settings (docs/results/small-data.md)
+        return torch.optim.Adadelta(
+            model.parameters(),
+            lr=config.lr,
+            rho=0.95,
+            eps=1e-6,
+            weight_decay=config.weight_decay,
+            foreach=True,
+        )
+    # One fused kernel for every parameter instead of a loop of small ops (2-3 ms of a ~160 ms
+    # step on 2 CPU cores); the same update rule.
+    return torch.optim.Adam(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
+    )
 
 
 @dataclass
@@ -320,7 +335,7 @@ def batch_loss(
 
 
 def update_weights(trainer: Trainer, loss: torch.Tensor, weight: float) -> None:
-    """Backward, clip, Adam, the schedule and the weight average."""
+    """Backward, clip, the optimizer's step, the schedule and the weight average."""
     trainer.optimizer.zero_grad(set_to_none=True)
     (loss * weight if trainer.world.distributed else loss).backward()
     if trainer.config.grad_clip:
