@@ -13,6 +13,7 @@ library: the configs of the command's defaults (cli.common.TrainingOptions), the
     python benchmarks/custom_data.py                                # all four, 10 folds
     python benchmarks/custom_data.py --sets cr --folds 2 --limit 400  # a smoke run
     python benchmarks/custom_data.py --attention self-attention       # a candidate member
+    python benchmarks/custom_data.py --option optimizer=adam          # as `train --optimizer adam`
 
 The sets are read from ../shared/data/sentences/ (`LABEL SENTENCE` a line; see its README).
 Writes custom_data.json and custom_data.md into --out.
@@ -122,12 +123,14 @@ def attnclf_train(
     log: Log,
     extra: tuple[str, ...] = (),
     attention: str | None = None,
+    named: dict[str, str] | None = None,
 ) -> dict:
     """What `attnclf train --seed SEED [--model MODEL]` does on data with its own test split;
     `extra`: families weighed into the default's ensemble beside its own, and `attention`: a
     family in place of its attention member (candidate defaults, trained with the attention
-    member's settings)."""
-    options = TrainingOptions(**AUTO_DEFAULTS, seed=seed)
+    member's settings); `named`: options as typed on the command line (`{"optimizer": "adam"}`
+    for `--optimizer adam`)."""
+    options = TrainingOptions(**{**AUTO_DEFAULTS, **typed(named or {})}, seed=seed)
     data_config, text_config, train_config = options.configs(auto=True)
     requested: Requested = options.requested(model)
     started = time.perf_counter()
@@ -150,6 +153,22 @@ def attnclf_train(
         "model": choice.name,
         "choices": choice.lines,
     }
+
+
+def typed(named: dict[str, str]) -> dict:
+    """--option NAME=VALUE pairs as TrainingOptions values (an int, float or bool field's value
+    read as one)."""
+    fields = {field.name: field for field in dataclasses.fields(TrainingOptions)}
+    values: dict = {}
+    for name, value in named.items():
+        default = fields[name].default
+        if isinstance(default, bool):
+            values[name] = value.lower() in ("1", "true", "yes")
+        elif isinstance(default, (int, float)):
+            values[name] = type(default)(value)
+        else:
+            values[name] = value
+    return values
 
 
 def tfidf_lr(train: Rows, test: Rows, seed: int) -> dict:
@@ -176,6 +195,7 @@ def run_set(
     seed: int,
     extra: tuple[str, ...] = (),
     attention: str | None = None,
+    named: dict[str, str] | None = None,
 ) -> dict:
     per_fold: list[dict] = []
     for fold, (train, test) in enumerate(folds(name, data, count, limit, seed), start=1):
@@ -185,7 +205,7 @@ def run_set(
 
         log(f"{len(train[0])} training and {len(test[0])} test sentences")
         result = {
-            "attnclf train": attnclf_train(train, test, seed, AUTO, log, extra, attention),
+            "attnclf train": attnclf_train(train, test, seed, AUTO, log, extra, attention, named),
             "attnclf nbsvm": attnclf_train(train, test, seed, "nbsvm", lambda message: None),
             "tf-idf + lr": tfidf_lr(train, test, seed),
         }
@@ -273,6 +293,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="a family in place of the default ensemble's attention member (a candidate default)",
     )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a `train` option for the default, as typed (optimizer=adam for --optimizer adam)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/custom_data"))
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.sets.split(",") if name.strip()]
@@ -294,6 +321,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    known = {field.name for field in dataclasses.fields(TrainingOptions)}
+    named = dict(option.partition("=")[::2] for option in args.option)
+    wrong = [name for name in named if name not in known or name == "seed"]
+    if wrong or any(not value for value in named.values()):
+        print(
+            f"error: --option takes NAME=VALUE with NAME a `train` option other than seed "
+            f"(underscores for dashes: max_len), not {', '.join(args.option)}",
+            file=sys.stderr,
+        )
+        return 2
     if not sets_found(args.data, names):
         return 2
     result: dict = {
@@ -301,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "extra_members": args.extra_members,
         "attention": args.attention,
+        "options": named,
         "limit": args.limit,
         "published": PUBLISHED,
         "sets": {},
@@ -308,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for name in names:
         result["sets"][name] = run_set(
-            name, args.data, args.folds, args.limit, args.seed, extra, args.attention
+            name, args.data, args.folds, args.limit, args.seed, extra, args.attention, named
         )
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)

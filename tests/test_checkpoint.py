@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,43 @@ def test_a_resumed_run_ends_exactly_where_an_unbroken_one_does(
     assert without_timing(record.history) == without_timing(full.history)
     for key in ("test_accuracy", "test_loss", "best_epoch", "confusion_matrix"):
         assert getattr(record, key) == getattr(full, key)
+
+
+def test_an_adadelta_run_without_a_weight_average_resumes_exactly(prepared, tmp_path, monkeypatch):
+    # how train trains the short-text ensemble's conv-attention (training/defaults.py)
+    config = TrainConfig(
+        epochs=2, batch_size=16, optimizer="adadelta", lr=1.0, ema_decay=0.0, grad_clip=0.0,
+        seed=1, device="cpu",
+    )  # fmt: skip
+    _, full = train_model("conv-attention", prepared, config, tmp_path / "full", progress=False)
+    cut = tmp_path / "cut"
+    with monkeypatch.context() as patch:
+        stop_at_batch(patch, 24, RuntimeError("crash"))  # early in epoch 2
+        with pytest.raises(RuntimeError):
+            train_model("conv-attention", prepared, config, cut, progress=False)
+    saved = checkpoint_tensors(cut / "checkpoint", "optimizer")
+    assert any(name.endswith("acc_delta") for name in saved)  # Adadelta's own state
+    resumed, record = train_model(
+        "conv-attention", prepared, config, cut, progress=False, resume=cut / "checkpoint"
+    )
+    full_weights = load_file(str(tmp_path / "full" / "model.safetensors"))
+    for name, tensor in resumed.model.state_dict().items():
+        assert torch.equal(tensor, full_weights[name]), name
+    assert without_timing(record.history) == without_timing(full.history)
+    assert record.best_epoch == full.best_epoch
+
+
+def test_the_optimizer_is_the_one_named_with_kims_adadelta_settings():
+    model = torch.nn.Linear(3, 1)
+    adam = attnclf.training.loop.make_optimizer(model, TrainConfig())
+    assert isinstance(adam, torch.optim.Adam) and adam.defaults["lr"] == 2e-3
+    adadelta = attnclf.training.loop.make_optimizer(
+        model, TrainConfig(optimizer="adadelta", lr=1.0)
+    )
+    assert isinstance(adadelta, torch.optim.Adadelta)
+    assert (adadelta.defaults["lr"], adadelta.defaults["rho"], adadelta.defaults["eps"]) == (
+        1.0, 0.95, 1e-6
+    )  # fmt: skip
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(sentiment_csv, tmp_path, monkeypatch):
@@ -191,6 +229,18 @@ def test_resuming_with_other_options_is_a_clear_error(prepared, saved_checkpoint
     folder, config = saved_checkpoint
     with pytest.raises(AttnclfError, match="--batch-size 64 \\(not 32\\)"):
         resume_into_fresh_model(prepared, folder, TrainConfig(epochs=1, batch_size=32, seed=1))
+
+
+def test_a_checkpoint_from_before_the_optimizer_was_saved_resumes_as_adam(
+    prepared, saved_checkpoint
+):
+    folder, config = saved_checkpoint
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["training"].pop("optimizer") == "adam"
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    resume_into_fresh_model(prepared, folder, config)  # no error: it was Adam
+    with pytest.raises(AttnclfError, match="--optimizer adam \\(not adadelta\\)"):
+        resume_into_fresh_model(prepared, folder, replace(config, optimizer="adadelta", lr=1.0))
 
 
 def test_cli_reports_a_missing_checkpoint_in_one_line(sentiment_csv, tmp_path):

@@ -16,7 +16,7 @@ from helpers import assert_one_line_error, run_cli
 import attnclf
 from attnclf.cli import app
 from attnclf.cli.common import TrainingOptions
-from attnclf.config import DataConfig, RunConfigs, TextConfig, TrainConfig
+from attnclf.config import DEFAULT_LR, DataConfig, RunConfigs, TextConfig, TrainConfig
 from attnclf.data.examples import Dataset, Examples
 from attnclf.training import defaults
 from attnclf.training.checkpoint import Progress
@@ -70,7 +70,11 @@ def test_more_data_gets_nbsvm_and_attention_weighed_together(monkeypatch):
     assert (nbsvm.family, attention.family) == ("nbsvm", "conv-attention")
     assert attention.text.vocab_size == 10_000 and nbsvm.text.vocab_size == 200_000
     assert attention.text.max_len == 40 and nbsvm.text.max_len == 40
-    assert attention.training.epochs == 20 and attention.training.patience == 0  # 1 step/epoch
+    # trained as Kim (2014) trained CNN-rand: Adadelta, batches of 50, 25 epochs, best kept
+    assert attention.training == TrainConfig(
+        epochs=25, patience=0, optimizer="adadelta", lr=1.0, batch_size=50, ema_decay=0.0,
+        grad_clip=0.0,
+    )  # fmt: skip
     assert nbsvm.training == TrainConfig()
     assert (
         "ensemble of nbsvm and conv-attention for texts this short (95% at most 64 tokens), "
@@ -78,12 +82,21 @@ def test_more_data_gets_nbsvm_and_attention_weighed_together(monkeypatch):
     ) in choice.lines[0]
     assert all(len(line.splitlines()) == 1 for line in choice.lines)
     assert [line.split()[1] for line in choice.lines] == [
-        "model", "max-len", "vocab-size", "epochs", "loss"
+        "model", "max-len", "vocab-size", "training", "loss"
     ]  # fmt: skip
+    assert choice.lines[3].startswith(
+        "chose training for conv-attention as Kim (2014) trained CNN-rand: optimizer adadelta "
+        "at lr 1, batches of 50, no weight average or clipping, 25 epochs, the best on "
+        "validation kept;"
+    )
     assert nbsvm.settings["losses"] == ("logistic", "squared-hinge") and attention.settings == {}
     # longer texts: the BiLSTM's self-attention, which the record recipe measured on reviews
     long = choose(dataset(100, words=170), TextConfig(), TrainConfig(), Requested())
     assert [member.family for member in long.members] == ["nbsvm", "self-attention"]
+    # its training is the others': Adam, up to 20 epochs (1 step each: no early stop)
+    trained = long.members[1].training
+    assert (trained.optimizer, trained.batch_size, trained.epochs) == ("adam", 128, 20)
+    assert [line.split()[1] for line in long.lines][3] == "epochs"
     assert "self-attention for texts this long (95% over 64 tokens)" in long.lines[0]
     assert "95% of the training texts have at most 166 tokens" in long.lines[1]
 
@@ -184,6 +197,8 @@ def test_train_weighs_an_ensemble_and_saves_it(tmp_path, monkeypatch):
     assert loaded.predict(["A wonderful, superb film."])[0].label in ("neg", "pos")
     member = json.loads((out / "members" / "conv-attention" / "config.json").read_text())
     assert member["training"]["epochs"] == 1  # --epochs given: kept
+    trained = member["training"]
+    assert (trained["optimizer"], trained["batch_size"]) == ("adadelta", 50)  # Kim's
     assert member["model"]["widths"] == [1, 3, 5]  # a tuple saved as JSON's list
     # the time said is the ensemble's: its members' training and the weighing
     said = float(result.stdout.split(" after ")[1].split(" s ")[0])
@@ -202,7 +217,14 @@ def test_the_default_folder_is_named_after_the_choice(sentiment_csv, tmp_path, m
 
 @pytest.mark.parametrize(
     "option, value, fragment",
-    [("--epochs", "x", "not a whole number or auto"), ("--max-len", "0", "at least 1")],
+    [
+        ("--epochs", "x", "not a whole number or auto"),
+        ("--max-len", "0", "at least 1"),
+        ("--batch-size", "0", "at least 1"),
+        ("--lr", "fast", "not a number or auto"),
+        ("--lr", "0", "must be above 0"),
+        ("--optimizer", "sgd", "'sgd' is not one of adam, adadelta"),
+    ],
 )
 def test_bad_numbers_are_one_line(sentiment_csv, option, value, fragment):
     assert_one_line_error(run_cli("train", "--data", sentiment_csv, option, value), fragment)
@@ -219,6 +241,7 @@ def test_compare_with_no_options_has_the_tutorials_settings():
     command = typer.main.get_command(app).commands["compare"]  # type: ignore[attr-defined]
     shown = {p.name: p.default for p in command.params}
     assert (shown["epochs"], shown["max_len"], shown["vocab_size"]) == ("2", "200", "10000")
+    assert (shown["batch_size"], shown["optimizer"], shown["lr"]) == ("128", "adam", "auto")
     trained = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
     assert {p.name: p.default for p in trained.params}["model"] == "auto"
 
@@ -226,6 +249,8 @@ def test_compare_with_no_options_has_the_tutorials_settings():
 def test_compare_refuses_auto(sentiment_csv, tmp_path):
     result = run_cli("compare", "--data", sentiment_csv, "--epochs", "auto", "--out", tmp_path)
     assert_one_line_error(result, "--epochs auto is for `attnclf train`", "default: 2")
+    result = run_cli("compare", "--data", sentiment_csv, "--optimizer", "auto", "--out", tmp_path)
+    assert_one_line_error(result, "--optimizer auto is for `attnclf train`", "adam or adadelta")
 
 
 def test_a_headerless_file_and_auto_settings_together(tmp_path):
@@ -237,3 +262,38 @@ def test_a_headerless_file_and_auto_settings_together(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "no header row (detected" in result.stderr and lines_of(result)
+
+
+@pytest.mark.parametrize(
+    ("named", "optimizer", "lr", "batch_size", "epochs"),
+    [
+        (Requested(optimizer="adam"), "adam", 2e-3, 128, 20),  # as the other models
+        (Requested(lr=1e-3), "adam", 1e-3, 128, 20),  # an lr alone is Adam's
+        # adadelta named: Kim's, with what else is named in place of his
+        (Requested(optimizer="adadelta", lr=0.5, batch_size=20, epochs=3), "adadelta", 0.5, 20, 3),
+        (Requested(batch_size=20), "adadelta", 1.0, 20, 25),
+    ],
+)
+def test_kims_training_gives_way_to_what_the_user_names(
+    monkeypatch, named, optimizer, lr, batch_size, epochs
+):
+    monkeypatch.setattr(defaults, "SMALL_DATA", 50)
+    # the command line's training config for what it names (cli/common.py: configs)
+    given = TrainConfig(
+        optimizer=named.optimizer or "adam",
+        lr=named.lr or DEFAULT_LR[named.optimizer or "adam"],
+        batch_size=named.batch_size or 128,
+    )
+    choice = choose(dataset(100, words=40), TextConfig(), given, named)
+    _, attention = choice.members
+    trained = attention.training
+    assert (trained.optimizer, trained.lr, trained.batch_size, trained.epochs) == (
+        optimizer, lr, batch_size, epochs
+    )  # fmt: skip
+    kim = any(line.startswith("chose training") for line in choice.lines)
+    assert kim == (optimizer == "adadelta")
+    if kim:
+        assert f"batches of {batch_size}" in choice.lines[-2]
+        assert trained.ema_decay == 0.0 and trained.grad_clip == 0.0
+    else:
+        assert (trained.ema_decay, trained.grad_clip) == (0.99, 1.0)

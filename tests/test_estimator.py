@@ -6,6 +6,7 @@ and tiny models: a fit takes a second or two."""
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -113,6 +114,17 @@ def test_grid_search_picks_the_learning_rate_that_learns():
     assert grid.best_estimator_.score(TEST_TEXTS, TEST_LABELS) >= 0.8
 
 
+def test_adadelta_takes_its_usual_rate_and_is_saved(tmp_path):
+    # learning_rate None: the optimizer's usual, 1.0 for adadelta (Adam's 2e-3 would barely
+    # move it); Adadelta is slow to start on data this small, so this checks the setting only
+    clf = tiny("conv-attention", optimizer="adadelta", learning_rate=None, epochs=1)
+    assert clf.get_params()["optimizer"] == "adadelta"
+    clf.fit(TEXTS, LABELS).save(tmp_path / "m")
+    training = json.loads((tmp_path / "m" / "config.json").read_text())["training"]
+    assert (training["optimizer"], training["lr"]) == ("adadelta", 1.0)
+    assert tiny(learning_rate=None).fit(TEXTS[:20], LABELS[:20])._configs()[1].lr == 2e-3
+
+
 def test_clone_and_params_round_trip(fitted):
     clf = tiny(epochs=5, model_settings={"hidden_size": 4}, log_dir="logs")
     params = clf.get_params()
@@ -170,6 +182,7 @@ def test_fit_is_quiet_unless_verbose(capfd):
         ({}, (TEXTS[:10], [0.5, 1.5] * 5), "continuous"),
         ({"truncation": "middle"}, (TEXTS[:10], LABELS[:10]), "truncation='middle'"),
         ({"learning_rate": 0}, (TEXTS[:10], LABELS[:10]), "learning_rate=0"),
+        ({"optimizer": "sgd"}, (TEXTS[:10], LABELS[:10]), "optimizer='sgd' is not one of"),
         ({"model_settings": {"vocab_size": 9}}, (TEXTS[:10], LABELS[:10]), "vocab_size"),
     ],
 )

@@ -139,6 +139,7 @@ def run_configs(
     epochs: int = 2,
     batch_size: int = 128,
     lr: float = 2e-3,
+    optimizer: str = "adam",
     lr_schedule: str = "constant",
     device: str = "auto",
     precision: str = "auto",
@@ -153,10 +154,14 @@ def run_configs(
     checked_tokenizer: TrainableTokenizer = _choice("--tokenizer", tokenizer, TrainableTokenizer)
     checked_schedule: LrSchedule = _choice("--lr-schedule", lr_schedule, LrSchedule)
     checked_precision: Precision = _choice("--precision", precision, Precision)
+    checked_optimizer: Optimizer = _choice("--optimizer", optimizer, Optimizer)
     if freeze_embeddings and embeddings is None:
         raise AttnclfError("--freeze-embeddings needs --embeddings FILE, the vectors to keep")
     if not lr > 0:
-        raise AttnclfError(f"--lr {lr} must be above 0; the default is 2e-3")
+        raise AttnclfError(
+            f"--lr {lr} must be above 0; the default is {DEFAULT_LR[checked_optimizer]:g} for "
+            f"{checked_optimizer}"
+        )
     return RunConfigs(
         DataConfig(
             source=data,
@@ -177,6 +182,7 @@ def run_configs(
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,
+            optimizer=checked_optimizer,
             lr_schedule=checked_schedule,
             seed=seed,
             device=device,

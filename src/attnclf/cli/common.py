@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 import typer
 from typer.core import TyperCommand
 
-from ..config import RunConfigs, run_configs
+from ..config import DEFAULT_LR, RunConfigs, run_configs
 from ..errors import AttnclfError
 
 if TYPE_CHECKING:
@@ -197,12 +197,19 @@ class TrainingOptions:
             metavar="N|auto",
             help="Passes over the training data; auto (train's default): up to 20, stopping "
             "after 3 or more (200 steps at least) without a better validation accuracy, the "
-            "best epoch kept.",
+            "best epoch kept; 25, the best kept, for the conv-attention of the short-text "
+            "ensemble.",
         ),
     ] = "2"
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Examples per training step.")
-    ] = 128
+        str,
+        typer.Option(
+            "--batch-size",
+            metavar="N|auto",
+            help="Examples per training step; auto (train's default): 128, and 50 for the "
+            "conv-attention of the short-text ensemble (trained as Kim trained CNN-rand).",
+        ),
+    ] = "128"
     max_len: Annotated[
         str,
         typer.Option(
@@ -235,7 +242,22 @@ class TrainingOptions:
             "(train's default): 10,000, NBSVM up to 200,000.",
         ),
     ] = "10000"
-    lr: Annotated[float, typer.Option(help="Adam learning rate (> 0).")] = 2e-3
+    optimizer: Annotated[
+        str,
+        typer.Option(
+            metavar="adam|adadelta|auto",
+            help="adam; adadelta (rho 0.95, as Kim 2014 trained CNN-rand); or auto (train's "
+            "default): adam, and adadelta for the conv-attention of the short-text ensemble.",
+        ),
+    ] = "adam"
+    lr: Annotated[
+        str,
+        typer.Option(
+            metavar="X|auto",
+            help="Learning rate (> 0); auto: 2e-3 for adam, 1.0 for adadelta (a scale on its "
+            "own step size).",
+        ),
+    ] = "auto"
     lr_schedule: Annotated[
         str,
         typer.Option("--lr-schedule", help="constant, or linear (falling to 0 at the last step)."),
@@ -294,6 +316,12 @@ class TrainingOptions:
 
         values = dataclasses.asdict(self)
         values["header"] = header_setting(values["header"], values.pop("no_header"))
+        if values["optimizer"] == AUTO and not auto:
+            raise AttnclfError("--optimizer auto is for `attnclf train`; give adam or adadelta")
+        if values["optimizer"] == AUTO:
+            values["optimizer"] = "adam"  # train's chosen members may take another (defaults.py)
+        lr = learning_rate(values["lr"])
+        values["lr"] = DEFAULT_LR.get(values["optimizer"], DEFAULT_LR["adam"]) if lr is None else lr
         for name, (option, least, usual) in AUTO_OPTIONS.items():
             number = number_or_auto(option, values[name], least)
             if number is None and not auto:
@@ -308,7 +336,7 @@ class TrainingOptions:
     def requested(self, model: str) -> Requested:
         """The settings named on the command line, the others (auto) left to `train` to choose
         from the data (training/defaults.py)."""
-        from ..training.defaults import AUTO, Requested
+        from ..training.defaults import Requested
 
         def named(name: str) -> int | None:
             option, least, _ = AUTO_OPTIONS[name]
@@ -319,6 +347,9 @@ class TrainingOptions:
             max_len=named("max_len"),
             vocab_size=named("vocab_size"),
             epochs=named("epochs"),
+            optimizer=None if self.optimizer == AUTO else self.optimizer,
+            lr=learning_rate(self.lr),
+            batch_size=named("batch_size"),
         )
 
 
@@ -328,9 +359,24 @@ AUTO_OPTIONS = {
     "epochs": ("--epochs", 1, 2),
     "max_len": ("--max-len", 1, 200),
     "vocab_size": ("--vocab-size", 3, 10_000),
+    "batch_size": ("--batch-size", 1, 128),
 }
+AUTO = "auto"
 # What `attnclf train` leaves to the data (compare keeps the numbers above: the tutorial's)
-AUTO_DEFAULTS = {name: "auto" for name in AUTO_OPTIONS}
+AUTO_DEFAULTS = {**{name: AUTO for name in AUTO_OPTIONS}, "optimizer": AUTO}
+
+
+def learning_rate(value: str) -> float | None:
+    """--lr as a number above 0, or None for auto; anything else is one line."""
+    if value.strip().lower() == AUTO:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise AttnclfError(f"--lr {value!r} is not a number or auto (e.g. 2e-3)") from None
+    if not number > 0:  # also NaN
+        raise AttnclfError(f"--lr {value} must be above 0 (or auto)")
+    return number
 
 
 def header_setting(header: bool, no_header: bool) -> bool | None:

@@ -178,9 +178,12 @@ def choose(
 
 
 def kim_applies(requested: Requested) -> bool:
-    """Whether the short-text attention member is trained Kim's way: unless the user named
-    another optimizer (an lr or a batch size alone adjusts Kim's)."""
-    return requested.optimizer in (None, KIM_TRAINING["optimizer"])
+    """Whether the short-text attention member is trained Kim's way: where the user named
+    adadelta, or named neither an optimizer nor an lr (an lr alone is Adam's, the optimizer
+    otherwise); a batch size or epochs named replace Kim's."""
+    if requested.optimizer is None:
+        return requested.lr is None
+    return requested.optimizer == KIM_TRAINING["optimizer"]
 
 
 def kim_training(looped: TrainConfig, requested: Requested, validated: bool) -> TrainConfig:

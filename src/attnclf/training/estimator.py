@@ -31,8 +31,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..config import (
+    DEFAULT_LR,
     DataConfig,
     LrSchedule,
+    Optimizer,
     Precision,
     TextConfig,
     TrainableTokenizer,
@@ -54,8 +56,9 @@ class AttentionClassifier(ClassifierMixin, BaseEstimator):
     """A text classifier of any attnclf family (`model`: self-attention, multihead, nbsvm, ...;
     `attnclf train --help` lists them) with scikit-learn's interface. The settings are those of
     `attnclf train`: the text's (vocab_size, max_len, truncation, min_count, tokenizer), the
-    optimisation's (epochs, batch_size, learning_rate, learning_rate_schedule, weight_decay,
-    grad_clip, ema_decay, seed, device, precision; embeddings, freeze_embeddings) and
+    optimisation's (epochs, batch_size, optimizer, learning_rate (None: the optimizer's usual,
+    2e-3 for adam and 1.0 for adadelta), learning_rate_schedule, weight_decay, grad_clip,
+    ema_decay, seed, device, precision; embeddings, freeze_embeddings) and
     `model_settings`, fields of the family's Config that replace its defaults
     ({"hidden_size": 64}). `log_dir`: a folder for TensorBoard logs (each fit adds its own event
     file). `verbose`: progress bars and a line per epoch on stderr while fitting.
@@ -69,7 +72,8 @@ class AttentionClassifier(ClassifierMixin, BaseEstimator):
         *,
         epochs: int = _TRAIN.epochs,
         batch_size: int = _TRAIN.batch_size,
-        learning_rate: float = _TRAIN.lr,
+        learning_rate: float | None = None,
+        optimizer: Optimizer = _TRAIN.optimizer,
         learning_rate_schedule: LrSchedule = _TRAIN.lr_schedule,
         weight_decay: float = _TRAIN.weight_decay,
         grad_clip: float = _TRAIN.grad_clip,
@@ -94,6 +98,7 @@ class AttentionClassifier(ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.optimizer = optimizer
         self.learning_rate_schedule = learning_rate_schedule
         self.weight_decay = weight_decay
         self.grad_clip = grad_clip
@@ -173,13 +178,15 @@ class AttentionClassifier(ClassifierMixin, BaseEstimator):
             ("truncation", Truncation),
             ("tokenizer", TrainableTokenizer),
             ("learning_rate_schedule", LrSchedule),
+            ("optimizer", Optimizer),
             ("precision", Precision),
         ):
             if getattr(self, name) not in get_args(choices):
                 allowed = ", ".join(get_args(choices))
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {allowed}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate={self.learning_rate} must be above 0")
+        lr = DEFAULT_LR[self.optimizer] if self.learning_rate is None else self.learning_rate
+        if not lr > 0:
+            raise ValueError(f"learning_rate={self.learning_rate} must be above 0 (or None)")
         from_data = sorted(set(self.model_settings or {}) & set(DATA_FIELDS))
         if from_data:
             raise ValueError(
@@ -196,7 +203,8 @@ class AttentionClassifier(ClassifierMixin, BaseEstimator):
         train = TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
-            lr=self.learning_rate,
+            lr=lr,
+            optimizer=self.optimizer,
             weight_decay=self.weight_decay,
             grad_clip=self.grad_clip,
             lr_schedule=self.learning_rate_schedule,
