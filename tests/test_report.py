@@ -100,3 +100,11 @@ def test_write_comparison_writes_the_record_as_it_is(tmp_path):
     assert "| second | 2 | 0.4000 | 0.8000 | 0.4500 | 0.5000 | 1.2 |" in report
     assert "wall time of the whole run: 7.5 s" in report
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_settings_name_the_optimizer_the_run_used():
+    # a record from before the optimizer was saved: Adam
+    assert "batch size 32, Adam lr 0.002, seed 0" in markdown_report(record())
+    adadelta = record()
+    adadelta.settings.training.update(optimizer="adadelta", lr=1.0)
+    assert "batch size 32, Adadelta lr 1.0, seed 0" in markdown_report(adadelta)

@@ -89,20 +89,25 @@ def test_compare_preset_tutorial_trains_the_four_models_as_the_preset_says(
     out = tmp_path / "run"
     result = run_cli(
         "compare", "--preset", "tutorial", "--data", sentiment_csv, "--epochs", 1,
-        "--max-len", 16, "--out", out, "--faithfulness", 0, "-q",
+        "--max-len", 16, "--out", out, "--faithfulness", 0, "-q", "--optimizer", "adadelta",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     record = json.loads((out / "metrics.json").read_text())
     models = ["self-attention", "multihead", "tutorial-self-attention", "tutorial-multihead"]
     assert list(record["models"]) == models
     own = record["settings"]["model_training"]
-    assert own["tutorial-self-attention"] == {"lr": 0.001, "grad_clip": 0.0, "ema_decay": 0.0}
+    assert own["tutorial-self-attention"] == {
+        "lr": 0.001, "grad_clip": 0.0, "ema_decay": 0.0, "optimizer": "adam"
+    }  # fmt: skip
     assert "self-attention" not in own
     assert "tutorial-multihead trained with lr 0.001" in (out / "report.md").read_text()
     for name in models:
         assert name in result.stdout
     saved = json.loads((out / "tutorial-self-attention" / "config.json").read_text())
     assert saved["model"]["max_len"] == 16 and saved["training"]["lr"] == 0.001
+    assert saved["training"]["optimizer"] == "adam"  # as Keras trained, whatever the run's
+    ours = json.loads((out / "self-attention" / "config.json").read_text())["training"]
+    assert (ours["optimizer"], ours["lr"]) == ("adadelta", 1.0)
 
 
 def test_an_unknown_preset_is_one_line(sentiment_csv):

@@ -15,8 +15,13 @@ if TYPE_CHECKING:
     from .compare import CompareSettings
 
 # How the tutorial's Keras code trained: Adam at Keras' default 1e-3, no gradient clipping, the
-# last weights (no moving average).
-KERAS_TRAINING: Mapping[str, Any] = {"lr": 1e-3, "grad_clip": 0.0, "ema_decay": 0.0}
+# last weights (no moving average); Adam whatever --optimizer says.
+KERAS_TRAINING: Mapping[str, Any] = {
+    "lr": 1e-3,
+    "grad_clip": 0.0,
+    "ema_decay": 0.0,
+    "optimizer": "adam",
+}
 
 
 # The record recipe (docs/results/record.md); every choice made on the validation split.

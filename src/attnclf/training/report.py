@@ -75,8 +75,9 @@ def markdown_report(record: ComparisonRecord) -> str:
         "## Settings",
         "",
         f"- models: {', '.join(settings.models)}",
-        f"- epochs {training['epochs']}, batch size {training['batch_size']}, Adam lr "
-        f"{training['lr']}, seed {training['seed']}, device {settings.device}",
+        f"- epochs {training['epochs']}, batch size {training['batch_size']}, "
+        f"{training.get('optimizer', 'adam').capitalize()} lr {training['lr']}, seed "
+        f"{training['seed']}, device {settings.device}",
         f"- vocabulary {text['vocab_size']}, max length {text['max_len']} tokens "
         f"(truncation: {text['truncation']})",
         *(
