@@ -72,7 +72,7 @@ def test_more_data_gets_nbsvm_and_attention_weighed_together(monkeypatch):
     assert attention.text.max_len == 40 and nbsvm.text.max_len == 40
     # trained as Kim (2014) trained CNN-rand: Adadelta, batches of 50, 25 epochs, best kept
     assert attention.training == TrainConfig(
-        epochs=25, patience=0, optimizer="adadelta", lr=1.0, batch_size=50, ema_decay=0.0,
+        epochs=25, patience=6, optimizer="adadelta", lr=1.0, batch_size=50, ema_decay=0.0,
         grad_clip=0.0,
     )  # fmt: skip
     assert nbsvm.training == TrainConfig()
@@ -86,8 +86,8 @@ def test_more_data_gets_nbsvm_and_attention_weighed_together(monkeypatch):
     ]  # fmt: skip
     assert choice.lines[3].startswith(
         "chose training for conv-attention as Kim (2014) trained CNN-rand: optimizer adadelta "
-        "at lr 1, batches of 50, no weight average or clipping, 25 epochs, the best on "
-        "validation kept;"
+        "at lr 1, batches of 50, no weight average or clipping, up to 25 epochs, stopping after "
+        "6 without a better validation accuracy, the best kept;"
     )
     assert nbsvm.settings["losses"] == ("logistic", "squared-hinge") and attention.settings == {}
     # longer texts: the BiLSTM's self-attention, which the record recipe measured on reviews
@@ -294,6 +294,7 @@ def test_kims_training_gives_way_to_what_the_user_names(
     assert kim == (optimizer == "adadelta")
     if kim:
         assert f"batches of {batch_size}" in choice.lines[-2]
+        assert trained.patience == (0 if named.epochs else 6)  # epochs named: all trained
         assert trained.ema_decay == 0.0 and trained.grad_clip == 0.0
     else:
         assert (trained.ema_decay, trained.grad_clip) == (0.99, 1.0)
