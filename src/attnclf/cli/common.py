@@ -197,8 +197,8 @@ class TrainingOptions:
             metavar="N|auto",
             help="Passes over the training data; auto (train's default): up to 20, stopping "
             "after 3 or more (200 steps at least) without a better validation accuracy, the "
-            "best epoch kept; 25, the best kept, for the conv-attention of the short-text "
-            "ensemble.",
+            "best epoch kept; up to 25, stopping after 6, for the conv-attention of the "
+            "short-text ensemble.",
         ),
     ] = "2"
     batch_size: Annotated[
