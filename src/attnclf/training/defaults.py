@@ -54,6 +54,7 @@ from ..models import get_family
 from ..text.tokens import tokenize
 from .compare import ensemble_metrics_record
 from .distributed import barrier, current
+from .presets import KIM_EPOCHS, KIM_PATIENCE, KIM_TRAINING
 from .run import fit_model, metrics_on_test, prepare_data, train_model
 
 AUTO = "auto"
@@ -68,23 +69,6 @@ LENGTH_QUANTILE, LENGTH_STEP, SHORTEST, LONGEST_ATTENTION = 0.95, 8, 8, 512
 LONGEST_NBSVM = 4_096
 ATTENTION_VOCAB, NBSVM_VOCAB = 10_000, 200_000
 MOST_EPOCHS, PATIENCE, PATIENCE_STEPS = 20, 3, 200
-# How the short-text attention member is trained: as Kim (2014) trained CNN-rand. Adadelta
-# (rho 0.95) at its usual scale 1.0, batches of 50, no weight average and no gradient clipping,
-# up to 25 epochs with the best on validation kept. On TREC (3 seeds) it lifted conv-attention
-# alone from 88.4% to 90.9% and the ensemble from 91.0% to 91.73%, above CNN-rand's published
-# 91.2; on Subj, CR and MPQA (10 folds) the ensemble moved +0.03, -0.27 and +0.32 points, within
-# a fold's noise (docs/results/small-data.md). Adam at batches of 50 did not do it: the optimizer
-# and the batch are what matter.
-KIM_TRAINING: dict[str, Any] = {
-    "optimizer": "adadelta",
-    "lr": 1.0,
-    "batch_size": 50,
-    "ema_decay": 0.0,
-    "grad_clip": 0.0,
-}
-# Kim ran all 25; stopping after 6 epochs without a better validation accuracy moved no set's
-# mean by more than 0.2 points and halved the time on Subj and MPQA
-KIM_EPOCHS, KIM_PATIENCE = 25, 6
 # what NBSVM's fit tries, the best kept (docs/results/small-data.md): by cross-validation on
 # the training texts up to SELECTION_CV texts, where a validation split of a few hundred chose
 # badly (TREC: C 0.1 on 545 questions, 88.8% on test, where 5 folds chose C 1, 91.4%); above,
