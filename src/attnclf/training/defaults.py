@@ -24,9 +24,9 @@ texts, 2,000 and 10,000 of them; and the record recipe on 25,000 long reviews):
   come from counts and use rare words too, as the record recipe's did.
 - the short-text ensemble's conv-attention is trained as Kim (2014) trained CNN-rand: Adadelta,
   batches of 50, no weight average or clipping, up to 25 epochs (stopping after 6 without a
-  better validation accuracy), the best on validation kept
-  (KIM_TRAINING): on six-class TREC it lifted the ensemble above CNN-rand's published figure,
-  on the binary sets it moved within a fold's noise, in 1.4-2.4 times the training time.
+  better validation accuracy), the best on validation kept (presets.KIM_TRAINING): on
+  six-class TREC it lifted the ensemble above CNN-rand's published figure, on the binary sets
+  it moved within a fold's noise, in 1.4-2.4 times the training time.
 - epochs (every other model): up to 20, stopping after 3 epochs without a better validation
   accuracy and keeping the best epoch: the same page found the best epoch on small data
   anywhere from 2 to 20 (without a validation split: the 2 of `compare`). On small data an
