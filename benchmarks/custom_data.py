@@ -34,11 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark import cpu_isa, cpu_model  # noqa: E402
 
 from attnclf.cli.common import AUTO_DEFAULTS, TrainingOptions
+from attnclf.config import AUTO
 from attnclf.data.examples import RawSplit
 from attnclf.data.splits import split_rows
 from attnclf.models import all_families
 from attnclf.runtime.files import write_json, write_text
-from attnclf.training.defaults import AUTO, Requested, choose, train_choice
+from attnclf.training.defaults import Requested, choose, train_choice
 
 REPO = Path(__file__).resolve().parents[1]
 SENTENCES = REPO.parent / "shared" / "data" / "sentences"

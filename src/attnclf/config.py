@@ -99,6 +99,8 @@ class TrainConfig:
     freeze_embeddings: bool = False  # keep those vectors as they are
 
 
+# A setting left to be chosen (`attnclf train`'s defaults: training/defaults.py)
+AUTO = "auto"
 # the learning rate each optimizer takes where none is named (--lr auto)
 DEFAULT_LR: dict[str, float] = {"adam": 2e-3, "adadelta": 1.0}
 

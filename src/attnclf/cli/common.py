@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 import typer
 from typer.core import TyperCommand
 
-from ..config import DEFAULT_LR, RunConfigs, run_configs
+from ..config import AUTO, DEFAULT_LR, RunConfigs, run_configs
 from ..errors import AttnclfError
 
 if TYPE_CHECKING:
@@ -361,7 +361,6 @@ AUTO_OPTIONS = {
     "vocab_size": ("--vocab-size", 3, 10_000),
     "batch_size": ("--batch-size", 1, 128),
 }
-AUTO = "auto"
 # What `attnclf train` leaves to the data (compare keeps the numbers above: the tutorial's)
 AUTO_DEFAULTS = {**{name: AUTO for name in AUTO_OPTIONS}, "optimizer": AUTO}
 
@@ -388,7 +387,7 @@ def header_setting(header: bool, no_header: bool) -> bool | None:
 
 def number_or_auto(option: str, value: str, least: int) -> int | None:
     """The number an option was given, or None for auto; anything else is one line."""
-    if value.strip().lower() == "auto":
+    if value.strip().lower() == AUTO:
         return None
     try:
         number = int(value.strip().replace("_", ""))

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ..config import DEFAULT_PSEUDO_THRESHOLD
+from ..config import AUTO, DEFAULT_PSEUDO_THRESHOLD
 from ..errors import AttnclfError
 from .common import (
     AUTO_DEFAULTS,
@@ -191,7 +191,7 @@ def train(
     OUT/members/FAMILY/checkpoint)."""
     from ..data.splits import load_dataset
     from ..runtime.files import check_writable
-    from ..training.defaults import AUTO, choose, train_choice
+    from ..training.defaults import choose, train_choice
     from ..training.distributed import current as current_world
     from ..training.logs import require_tensorboard
     from ..training.self_training import self_training_dataset
@@ -251,7 +251,6 @@ def check_resumable(resume: Path, model: str) -> None:
     is read."""
     from ..models import get_family
     from ..training.checkpoint import MANIFEST, find_checkpoint
-    from ..training.defaults import AUTO
 
     if model != AUTO and get_family(model).fit is not None:
         raise AttnclfError(

@@ -57,7 +57,6 @@ from .distributed import barrier, current
 from .presets import KIM_EPOCHS, KIM_PATIENCE, KIM_TRAINING
 from .run import fit_model, metrics_on_test, prepare_data, train_model
 
-AUTO = "auto"
 NBSVM, ENSEMBLE = "nbsvm", "ensemble"
 # the attention model beside NBSVM: over n-gram convolutions on short texts, where it lifted
 # TREC 1.3 points over the BiLSTM's (docs/results/small-data.md); the BiLSTM's on longer ones,
@@ -155,7 +154,7 @@ def choose(
     trained = {family: looped if family in neural else beside for family in families}
     if kim:
         trained[attention] = kim_training(looped, requested, validated)
-        lines.append(kim_line(attention, trained[attention], requested))
+        lines.append(kim_line(attention, trained[attention]))
     members = [
         Member(
             family,
@@ -180,24 +179,16 @@ def kim_applies(requested: Requested) -> bool:
 
 
 def kim_training(looped: TrainConfig, requested: Requested, validated: bool) -> TrainConfig:
-    """KIM_TRAINING over `looped`, with the lr, batch size and epochs the user named kept."""
-    named = {
-        "lr": requested.lr,
-        "batch_size": requested.batch_size,
-        "epochs": requested.epochs,
-    }
-    kim = {
-        **KIM_TRAINING,
-        "epochs": KIM_EPOCHS if validated else looped.epochs,
-        "patience": KIM_PATIENCE if validated else 0,
-    }
-    kim.update({key: value for key, value in named.items() if value is not None})
-    if requested.epochs is not None:
-        kim["patience"] = 0  # the epochs named are trained, as for every model
+    """KIM_TRAINING over `looped`, with the lr and batch size the user named kept; epochs named
+    are all trained, as for every model (`looped` has them), else Kim's with early stopping."""
+    named = {"lr": requested.lr, "batch_size": requested.batch_size}
+    kim = {**KIM_TRAINING, **{key: value for key, value in named.items() if value is not None}}
+    if requested.epochs is None and validated:
+        kim.update(epochs=KIM_EPOCHS, patience=KIM_PATIENCE)
     return dataclasses.replace(looped, **kim)
 
 
-def kim_line(family: str, training: TrainConfig, requested: Requested) -> str:
+def kim_line(family: str, training: TrainConfig) -> str:
     epochs = (
         f"{training.epochs} epochs"
         if not training.patience
