@@ -332,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        typed(named)
+    except ValueError as error:
+        print(f"error: --option {', '.join(args.option)}: {error}", file=sys.stderr)
+        return 2
     if not sets_found(args.data, names):
         return 2
     result: dict = {
